@@ -1,0 +1,118 @@
+// The engram exception hierarchy and the validation helpers used at the public boundary.
+// Every error is an engram::error (a std::exception) whose message names the argument and
+// the values seen; hot loops use ENGRAM_ASSERT only.
+#pragma once
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+class error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// An argument outside its documented domain (beta <= 0, a negative step, ...).
+class invalid_argument : public error {
+ public:
+  using error::error;
+};
+
+/// Shapes that do not agree (a query of the wrong dimension, a mask of the wrong size).
+class dimension_mismatch : public invalid_argument {
+ public:
+  using invalid_argument::invalid_argument;
+};
+
+/// A NaN or an infinity where finite numbers are required.
+class not_finite : public invalid_argument {
+ public:
+  using invalid_argument::invalid_argument;
+};
+
+/// An energy evaluated on a memory that holds no patterns.
+class empty_memory : public invalid_argument {
+ public:
+  using invalid_argument::invalid_argument;
+};
+
+/// A file that cannot be opened, read or written.
+class io_error : public error {
+ public:
+  using error::error;
+};
+
+/// A file that opened but does not hold what its format promises (truncated, bad magic, ...).
+class parse_error : public io_error {
+ public:
+  using io_error::io_error;
+};
+
+namespace detail {
+
+template <class... Parts>
+std::string message(const Parts&... parts) {
+  std::ostringstream out;
+  out.precision(9);
+  (out << ... << parts);
+  return out.str();
+}
+
+}  // namespace detail
+
+/// Throws not_finite naming the first non-finite entry of `m`.
+template <class Derived>
+void require_finite(std::string_view name, const Eigen::DenseBase<Derived>& m) {
+  for (index j = 0; j < m.cols(); ++j)
+    for (index i = 0; i < m.rows(); ++i) {
+      const auto v = m(i, j);
+      if (!std::isfinite(v))
+        throw not_finite(detail::message(name, " has a non-finite entry ", v, " at (", i, ", ", j,
+                                         "); all entries must be finite"));
+    }
+}
+
+/// Throws not_finite unless the scalar `value` is finite.
+template <class Scalar>
+void require_finite_scalar(std::string_view name, Scalar value) {
+  if (!std::isfinite(value))
+    throw not_finite(detail::message(name, " is ", value, "; it must be finite"));
+}
+
+/// Throws invalid_argument unless 0 < value < inf.
+template <class Scalar>
+void require_positive(std::string_view name, Scalar value) {
+  if (!(value > Scalar(0)) || !std::isfinite(value))
+    throw invalid_argument(
+        detail::message(name, " is ", value, "; it must be finite and greater than 0"));
+}
+
+/// Throws invalid_argument unless 0 <= value < inf.
+template <class Scalar>
+void require_non_negative(std::string_view name, Scalar value) {
+  if (!(value >= Scalar(0)) || !std::isfinite(value))
+    throw invalid_argument(
+        detail::message(name, " is ", value, "; it must be finite and at least 0"));
+}
+
+/// Throws dimension_mismatch unless `rows` == `expected`.
+inline void require_rows(std::string_view name, index rows, index expected, std::string_view what) {
+  if (rows != expected)
+    throw dimension_mismatch(
+        detail::message(name, " has ", rows, " rows, ", what, " is ", expected));
+}
+
+/// Throws dimension_mismatch unless the batch has at least one column.
+inline void require_columns(std::string_view name, index cols) {
+  if (cols < 1)
+    throw dimension_mismatch(
+        detail::message(name, " has ", cols, " columns; at least one is required"));
+}
+
+}  // namespace engram

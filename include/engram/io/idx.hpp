@@ -1,0 +1,307 @@
+// Reader and writer of the IDX format of MNIST and Fashion-MNIST (LeCun et al.): a magic
+// 0x00 0x00 <type> <rank>, <rank> big-endian 32-bit sizes, then the items in row-major order.
+// Files go through zlib, so .gz and plain files both read; a truncated or malformed file
+// raises engram::parse_error naming the file and what was expected.
+#pragma once
+
+#include <zlib.h>
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "engram/core/error.hpp"
+#include "engram/core/types.hpp"
+
+namespace engram::io {
+
+/// The element types IDX knows, with their type codes.
+enum class idx_type : std::uint8_t {
+  u8 = 0x08,
+  i8 = 0x09,
+  i16 = 0x0B,
+  i32 = 0x0C,
+  f32 = 0x0D,
+  f64 = 0x0E,
+};
+
+inline std::size_t idx_type_size(idx_type t) {
+  switch (t) {
+    case idx_type::u8:
+    case idx_type::i8:
+      return 1;
+    case idx_type::i16:
+      return 2;
+    case idx_type::i32:
+    case idx_type::f32:
+      return 4;
+    case idx_type::f64:
+      return 8;
+  }
+  return 0;
+}
+
+struct idx_header {
+  idx_type type;
+  std::vector<std::uint32_t> shape;  ///< shape[0] items, each of shape[1] x ... values
+
+  std::uint64_t items() const { return shape.empty() ? 0 : shape[0]; }
+  /// Values per item: the product of the trailing sizes (1 for a rank-1 file of labels).
+  std::uint64_t item_size() const {
+    std::uint64_t n = 1;
+    for (std::size_t i = 1; i < shape.size(); ++i) n *= shape[i];
+    return n;
+  }
+};
+
+namespace detail {
+
+class gz_file {
+ public:
+  gz_file(const std::filesystem::path& path, const char* mode) : path_(path.string()) {
+    file_ = gzopen(path_.c_str(), mode);
+    if (!file_)
+      throw io_error(engram::detail::message("cannot open '", path_, "' (mode ", mode, ")"));
+  }
+  ~gz_file() {
+    if (file_) gzclose(file_);
+  }
+  gz_file(const gz_file&) = delete;
+  gz_file& operator=(const gz_file&) = delete;
+
+  /// Reads exactly `n` bytes or throws parse_error describing `what` was being read.
+  void read(void* out, std::size_t n, const std::string& what) {
+    auto* p = static_cast<unsigned char*>(out);
+    std::size_t got = 0;
+    while (got < n) {
+      const unsigned chunk = unsigned(std::min<std::size_t>(n - got, 1u << 30));
+      const int r = gzread(file_, p + got, chunk);
+      if (r < 0) {
+        int code = 0;
+        const char* msg = gzerror(file_, &code);
+        throw parse_error(
+            engram::detail::message("'", path_, "' is corrupt while reading ", what, ": ", msg));
+      }
+      if (r == 0)
+        throw parse_error(engram::detail::message("'", path_, "' is truncated: reading ", what,
+                                                  " needed ", n, " bytes, found ", got));
+      got += std::size_t(r);
+    }
+  }
+
+  void write(const void* data, std::size_t n) {
+    if (n > 0 && gzwrite(file_, data, unsigned(n)) != int(n))
+      throw io_error(engram::detail::message("cannot write to '", path_, "'"));
+  }
+
+  void close() {
+    const int r = gzclose(file_);
+    file_ = nullptr;
+    if (r != Z_OK) throw io_error(engram::detail::message("cannot finish writing '", path_, "'"));
+  }
+
+ private:
+  std::string path_;
+  gzFile file_ = nullptr;
+};
+
+inline std::uint32_t from_big_endian(const unsigned char* b) {
+  return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) |
+         std::uint32_t(b[3]);
+}
+
+template <class T>
+T read_big_endian(const unsigned char* b) {
+  std::array<unsigned char, sizeof(T)> bytes;
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    bytes[i] = std::endian::native == std::endian::little ? b[sizeof(T) - 1 - i] : b[i];
+  T v;
+  std::memcpy(&v, bytes.data(), sizeof(T));
+  return v;
+}
+
+template <class T>
+void write_big_endian(T v, unsigned char* out) {
+  std::array<unsigned char, sizeof(T)> bytes;
+  std::memcpy(bytes.data(), &v, sizeof(T));
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    out[i] = std::endian::native == std::endian::little ? bytes[sizeof(T) - 1 - i] : bytes[i];
+}
+
+inline idx_header read_header(gz_file& in, const std::string& path) {
+  unsigned char magic[4];
+  in.read(magic, 4, "the magic number");
+  if (magic[0] != 0 || magic[1] != 0)
+    throw parse_error(engram::detail::message("'", path, "' is not an IDX file: magic bytes are ",
+                                              int(magic[0]), " ", int(magic[1]), ", expected 0 0"));
+  const int code = magic[2];
+  if (code != 0x08 && code != 0x09 && code != 0x0B && code != 0x0C && code != 0x0D && code != 0x0E)
+    throw parse_error(engram::detail::message("'", path, "' has unknown IDX type code ", code));
+  const int rank = magic[3];
+  if (rank < 1)
+    throw parse_error(engram::detail::message("'", path, "' has rank 0; at least 1 is required"));
+  idx_header h{idx_type(code), {}};
+  std::vector<unsigned char> sizes(4 * std::size_t(rank));
+  in.read(sizes.data(), sizes.size(), "the dimension sizes");
+  std::uint64_t total = idx_type_size(h.type);
+  for (int i = 0; i < rank; ++i) {
+    h.shape.push_back(from_big_endian(&sizes[4 * std::size_t(i)]));
+    if (h.shape.back() != 0 && total > std::numeric_limits<std::uint64_t>::max() / h.shape.back())
+      throw parse_error(engram::detail::message("'", path, "' declares a size that overflows"));
+    total *= h.shape.back();
+  }
+  return h;
+}
+
+}  // namespace detail
+
+/// The header of an IDX file (type and shape), without reading its items.
+inline idx_header read_idx_header(const std::filesystem::path& path) {
+  detail::gz_file in(path, "rb");
+  return detail::read_header(in, path.string());
+}
+
+/// Reads up to `max_items` items (all when negative) of an IDX file as the columns of an
+/// item_size x N matrix, values converted to Scalar unscaled. Rank-1 files give 1 x N.
+template <real_scalar Scalar>
+matrix<Scalar> read_idx(const std::filesystem::path& path, index max_items = -1) {
+  detail::gz_file in(path, "rb");
+  const idx_header h = detail::read_header(in, path.string());
+  const std::uint64_t per_item = h.item_size();
+  const std::uint64_t n = max_items < 0 ? h.items() : std::min<std::uint64_t>(h.items(), max_items);
+  const std::size_t width = idx_type_size(h.type);
+  if (per_item > std::uint64_t(std::numeric_limits<index>::max()) / std::max<std::uint64_t>(n, 1))
+    throw parse_error(engram::detail::message("'", path.string(), "' is too large to load"));
+  matrix<Scalar> out(static_cast<index>(per_item), static_cast<index>(n));
+  std::vector<unsigned char> raw(per_item * width);
+  for (std::uint64_t item = 0; item < n; ++item) {
+    in.read(raw.data(), raw.size(), engram::detail::message("item ", item, " of ", h.items()));
+    for (std::uint64_t i = 0; i < per_item; ++i) {
+      const unsigned char* b = &raw[i * width];
+      Scalar v{};
+      switch (h.type) {
+        case idx_type::u8:
+          v = Scalar(b[0]);
+          break;
+        case idx_type::i8:
+          v = Scalar(static_cast<std::int8_t>(b[0]));
+          break;
+        case idx_type::i16:
+          v = Scalar(detail::read_big_endian<std::int16_t>(b));
+          break;
+        case idx_type::i32:
+          v = Scalar(detail::read_big_endian<std::int32_t>(b));
+          break;
+        case idx_type::f32:
+          v = Scalar(detail::read_big_endian<float>(b));
+          break;
+        case idx_type::f64:
+          v = Scalar(detail::read_big_endian<double>(b));
+          break;
+      }
+      out(index(i), index(item)) = v;
+    }
+  }
+  return out;
+}
+
+/// Images of an unsigned-byte IDX file (MNIST, Fashion-MNIST) scaled to [0, 1], one per column
+/// in row-major pixel order.
+template <real_scalar Scalar>
+matrix<Scalar> read_idx_images(const std::filesystem::path& path, index max_items = -1) {
+  const idx_header h = read_idx_header(path);
+  if (h.type != idx_type::u8 || h.shape.size() != 3)
+    throw parse_error(engram::detail::message("'", path.string(),
+                                              "' is not an unsigned-byte image file of rank 3 "
+                                              "(type code ",
+                                              int(h.type), ", rank ", h.shape.size(), ")"));
+  return read_idx<Scalar>(path, max_items) / Scalar(255);
+}
+
+/// Labels of a rank-1 unsigned-byte IDX file.
+inline Eigen::VectorXi read_idx_labels(const std::filesystem::path& path, index max_items = -1) {
+  const idx_header h = read_idx_header(path);
+  if (h.type != idx_type::u8 || h.shape.size() != 1)
+    throw parse_error(engram::detail::message("'", path.string(),
+                                              "' is not an unsigned-byte label file of rank 1 "
+                                              "(type code ",
+                                              int(h.type), ", rank ", h.shape.size(), ")"));
+  return read_idx<double>(path, max_items).row(0).transpose().cast<int>();
+}
+
+/// Writes the columns of `items` as an IDX file of element type `type` whose items have
+/// shape `item_shape` (its product must equal items.rows()). gzip-compressed when `gzip`.
+/// The file appears under `path` only once complete (written aside, then renamed).
+template <class Derived>
+void write_idx(const std::filesystem::path& path, const Eigen::MatrixBase<Derived>& items,
+               const std::vector<std::uint32_t>& item_shape, idx_type type, bool gzip = false) {
+  std::uint64_t per_item = 1;
+  for (auto s : item_shape) per_item *= s;
+  if (per_item != std::uint64_t(items.rows()))
+    throw dimension_mismatch(engram::detail::message(
+        "items has ", items.rows(), " rows but item_shape holds ", per_item, " values"));
+  if (item_shape.size() + 1 > 255)
+    throw invalid_argument(engram::detail::message("item_shape has rank ", item_shape.size(),
+                                                   "; IDX allows at most 254"));
+  if (std::uint64_t(items.cols()) > std::numeric_limits<std::uint32_t>::max())
+    throw invalid_argument(
+        engram::detail::message("items has ", items.cols(), " columns; IDX allows 2^32 - 1"));
+  require_finite("items", items);
+
+  const std::filesystem::path part = path.string() + ".part";
+  try {
+    detail::gz_file out(part, gzip ? "wb9" : "wbT");
+    std::vector<unsigned char> head = {0, 0, std::uint8_t(type),
+                                       std::uint8_t(item_shape.size() + 1)};
+    std::vector<std::uint32_t> shape = {std::uint32_t(items.cols())};
+    shape.insert(shape.end(), item_shape.begin(), item_shape.end());
+    for (auto s : shape) {
+      unsigned char b[4];
+      detail::write_big_endian<std::uint32_t>(s, b);
+      head.insert(head.end(), b, b + 4);
+    }
+    out.write(head.data(), head.size());
+    const std::size_t width = idx_type_size(type);
+    std::vector<unsigned char> raw(per_item * width);
+    for (index j = 0; j < items.cols(); ++j) {
+      for (index i = 0; i < items.rows(); ++i) {
+        const double v = double(items(i, j));
+        unsigned char* b = &raw[std::size_t(i) * width];
+        switch (type) {
+          case idx_type::u8:
+            b[0] = std::uint8_t(v);
+            break;
+          case idx_type::i8:
+            b[0] = std::uint8_t(std::int8_t(v));
+            break;
+          case idx_type::i16:
+            detail::write_big_endian<std::int16_t>(std::int16_t(v), b);
+            break;
+          case idx_type::i32:
+            detail::write_big_endian<std::int32_t>(std::int32_t(v), b);
+            break;
+          case idx_type::f32:
+            detail::write_big_endian<float>(float(v), b);
+            break;
+          case idx_type::f64:
+            detail::write_big_endian<double>(v, b);
+            break;
+        }
+      }
+      out.write(raw.data(), raw.size());
+    }
+    out.close();
+    std::filesystem::rename(part, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(part, ignored);
+    throw;
+  }
+}
+
+}  // namespace engram::io

@@ -1,0 +1,94 @@
+// A dense memory: K stored patterns xi_mu in R^D, one per column of a D x K matrix
+// ("memory representation", MrDAM, seed 001 sec. 2). Caches 1/2 ||xi_mu||^2, which every
+// L2-similarity kernel needs, and keeps it in step with add() and remove().
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "engram/core/error.hpp"
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+template <real_scalar Scalar>
+class dense_memory {
+ public:
+  using scalar_type = Scalar;
+
+  /// An empty memory of dimension `dim`; add() patterns before evaluating an energy on it.
+  explicit dense_memory(index dim) : patterns_(dim, 0), half_sq_norms_(0) {
+    if (dim < 1) throw invalid_argument(detail::message("dim is ", dim, "; it must be at least 1"));
+  }
+
+  /// Stores the columns of `patterns` (D x K).
+  template <class Derived>
+  explicit dense_memory(const Eigen::MatrixBase<Derived>& patterns) : patterns_(patterns) {
+    if (patterns_.rows() < 1)
+      throw dimension_mismatch(
+          detail::message("patterns has ", patterns_.rows(), " rows; at least one is required"));
+    require_finite("patterns", patterns_);
+    half_sq_norms_ = Scalar(0.5) * patterns_.colwise().squaredNorm().transpose();
+  }
+
+  index dim() const { return patterns_.rows(); }
+  index size() const { return patterns_.cols(); }
+  bool empty() const { return patterns_.cols() == 0; }
+
+  /// The stored patterns, D x K.
+  const matrix<Scalar>& patterns() const { return patterns_; }
+  /// 1/2 ||xi_mu||^2 for each stored pattern.
+  const vector<Scalar>& half_squared_norms() const { return half_sq_norms_; }
+
+  /// Appends the columns of `more` (D x n) as new patterns; returns the index of the first.
+  template <class Derived>
+  index add(const Eigen::MatrixBase<Derived>& more) {
+    require_rows("patterns to add", more.rows(), dim(), "the memory dimension");
+    require_finite("patterns to add", more);
+    const index first = size(), n = more.cols();
+    patterns_.conservativeResize(Eigen::NoChange, first + n);
+    patterns_.rightCols(n) = more.template cast<Scalar>();
+    half_sq_norms_.conservativeResize(first + n);
+    half_sq_norms_.tail(n) =
+        Scalar(0.5) * patterns_.rightCols(n).colwise().squaredNorm().transpose();
+    return first;
+  }
+
+  /// Removes pattern `mu`; the patterns after it move down by one.
+  void remove(index mu) { remove(std::vector<index>{mu}); }
+
+  /// Removes the patterns whose indices are listed (any order, no duplicates).
+  void remove(std::vector<index> indices) {
+    std::sort(indices.begin(), indices.end());
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      if (indices[i] < 0 || indices[i] >= size())
+        throw invalid_argument(detail::message("pattern index ", indices[i],
+                                               " is out of range; the memory holds ", size(),
+                                               " patterns"));
+      if (i > 0 && indices[i] == indices[i - 1])
+        throw invalid_argument(
+            detail::message("pattern index ", indices[i], " is listed twice for removal"));
+    }
+    index kept = 0;
+    std::size_t next = 0;
+    for (index mu = 0; mu < size(); ++mu) {
+      if (next < indices.size() && indices[next] == mu) {
+        ++next;
+        continue;
+      }
+      if (kept != mu) {
+        patterns_.col(kept) = patterns_.col(mu);
+        half_sq_norms_(kept) = half_sq_norms_(mu);
+      }
+      ++kept;
+    }
+    patterns_.conservativeResize(Eigen::NoChange, kept);
+    half_sq_norms_.conservativeResize(kept);
+  }
+
+ private:
+  matrix<Scalar> patterns_;
+  vector<Scalar> half_sq_norms_;
+};
+
+}  // namespace engram

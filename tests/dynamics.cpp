@@ -1,0 +1,213 @@
+// Retrieval: descent never raises the energy, stored patterns are fixed points, corrupted
+// patterns come back, clamped coordinates never move, stop rules and per-column convergence.
+#include <engram/engram.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+
+using Index = Eigen::Index;
+namespace stop = engram::stop;
+
+namespace {
+
+template <class Scalar>
+engram::matrix<Scalar> uniform(std::uint64_t seed, Index rows, Index cols) {
+  engram::matrix<Scalar> m(rows, cols);
+  engram::philox_source(seed).fill_uniform(m, 0);
+  return m;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("descent with a small step never raises the energy", "[dynamics][descent]",
+                   float, double) {
+  using M = engram::matrix<TestType>;
+  for (double beta : {0.1, 1.0, 10.0, 100.0}) {
+    const M xi = uniform<TestType>(1, 20, 30), x = uniform<TestType>(2, 20, 6);
+    engram::dense_memory<TestType> memory(xi);
+    engram::lse_energy<TestType> energy(memory, TestType(beta));
+    // grad E is Lipschitz with constant L <= 1 + beta max ||xi||^2 (Hessian I - beta Cov_p(xi));
+    // a step below 1/L decreases E monotonically. ||xi||^2 <= 20 here.
+    const TestType step = TestType(1.0 / (1.0 + beta * 20.0));
+    const auto r = engram::retrieve(energy, x, engram::gradient_descent<TestType>{.step = step},
+                                    stop::after(200), {.record_trace = true});
+    REQUIRE(r.energy_trace.rows() == 201);
+    // Float energies carry rounding of about 1e-6 of their magnitude; double far less.
+    const double slack = std::is_same_v<TestType, float> ? 1e-5 : 1e-12;
+    for (Index t = 1; t < r.energy_trace.rows(); ++t)
+      for (Index b = 0; b < x.cols(); ++b) {
+        INFO("beta " << beta << " step " << t << " column " << b);
+        CHECK(r.energy_trace(t, b) <=
+              r.energy_trace(t - 1, b) + slack * (1 + std::abs(r.energy_trace(t - 1, b))));
+      }
+    CHECK(r.energy_trace.row(0) == energy.value(x).transpose());
+    CHECK(r.energies.transpose() == r.energy_trace.row(200));
+  }
+}
+
+TEMPLATE_TEST_CASE("stored patterns are fixed points at high beta", "[dynamics][fixed-point]",
+                   float, double) {
+  using M = engram::matrix<TestType>;
+  const M xi = uniform<TestType>(3, 50, 40);
+  engram::dense_memory<TestType> memory(xi);
+  // Uniform patterns in [0,1]^50 are >= 1.5 apart (||.||^2 >= 2.3 here); at beta = 50 the other
+  // memories weigh below 40 exp(-50 * 1.15) ~ 1e-23: the gradient at a pattern vanishes to
+  // rounding, so one step moves it by under 1e-6 (float) or 1e-12 (double).
+  engram::lse_energy<TestType> energy(memory, TestType(50));
+  const auto g = energy.gradient(xi);
+  const double tol = std::is_same_v<TestType, float> ? 1e-6 : 1e-12;
+  CHECK(g.cwiseAbs().maxCoeff() <= tol);
+  const auto r = engram::retrieve(energy, xi, engram::gradient_descent<TestType>{.step = 0.5},
+                                  stop::gradient_norm(1e-3) || stop::after(10));
+  CHECK(r.all_converged());
+  CHECK((r.steps.array() == 0).all());
+  CHECK(r.states == xi);
+}
+
+TEMPLATE_TEST_CASE("corrupted patterns are retrieved", "[dynamics][retrieval]", float, double) {
+  using M = engram::matrix<TestType>;
+  const Index D = 100, K = 200, B = 16;
+  const M xi = uniform<TestType>(4, D, K);
+  M noise(D, B);
+  engram::philox_source(5).fill_normal(noise, 0);
+  const M queries = xi.leftCols(B) + TestType(0.15) * noise;  // ||noise|| ~ 1.5
+  engram::dense_memory<TestType> memory(xi);
+  engram::lse_energy<TestType> energy(memory, TestType(20));
+  const auto r = engram::retrieve(energy, queries, engram::gradient_descent<TestType>{.step = 0.5},
+                                  stop::gradient_norm(1e-4) || stop::after(2000));
+  CHECK(r.all_converged());
+  for (Index b = 0; b < B; ++b) {
+    // At beta = 20 the fixed point sits within exp(-20 * ~4) of the pattern; 1e-3 leaves room
+    // for the 1e-4 gradient-norm stop.
+    INFO("column " << b);
+    CHECK((r.states.col(b) - xi.col(b)).norm() < 1e-3);
+  }
+}
+
+TEST_CASE("clamped coordinates never change", "[dynamics][clamp]") {
+  const Index D = 30, K = 10, B = 5;
+  const Eigen::MatrixXd xi = uniform<double>(6, D, K), x = uniform<double>(7, D, B);
+  engram::dense_memory<double> memory(xi);
+  engram::lse_energy<double> energy(memory, 5.0);
+
+  SECTION("a mask shared by the batch") {
+    engram::mask clamp = engram::mask::Constant(D, 1, false);
+    clamp.topRows(12).setConstant(true);
+    const auto r = engram::retrieve(energy, x, engram::gradient_descent<double>{.step = 0.3},
+                                    stop::after(300), {.clamp = clamp});
+    CHECK(r.states.topRows(12) == x.topRows(12));
+    CHECK((r.states.bottomRows(D - 12) - x.bottomRows(D - 12)).norm() > 0.1);
+  }
+  SECTION("a mask per column, with columns converging at different steps") {
+    engram::mask clamp(D, B);
+    for (Index b = 0; b < B; ++b)
+      for (Index i = 0; i < D; ++i) clamp(i, b) = (i + b) % 3 == 0;
+    const auto r =
+        engram::retrieve(energy, x, engram::gradient_descent<double>{.step = 0.3},
+                         stop::energy_change(1e-9) || stop::after(3000), {.clamp = clamp});
+    CHECK(r.all_converged());
+    for (Index b = 0; b < B; ++b)
+      for (Index i = 0; i < D; ++i)
+        if (clamp(i, b)) CHECK(r.states(i, b) == x(i, b));
+    // The energy is still descended on the free coordinates.
+    CHECK((r.energies.array() < energy.value(x).array()).all());
+  }
+}
+
+TEST_CASE("stop rules combine and columns stop one by one", "[dynamics][stop]") {
+  using S = engram::stop_status;
+  const engram::column_state early{2, 1.0, 1.5, 0.5}, flat{9, 1.0, 1.0 - 1e-9, 0.5};
+  CHECK(stop::energy_change(1e-6).check(early) == S::running);
+  CHECK(stop::energy_change(1e-6).check(flat) == S::converged);
+  CHECK(stop::energy_change(1e-6).check({0, 1.0, 1.0, 0.5}) == S::running);  // no change yet
+  CHECK(stop::gradient_norm(1.0).check(early) == S::converged);
+  CHECK(stop::after(9).check(flat) == S::halted);
+  CHECK((stop::energy_change(1e-6) || stop::after(2)).check(early) == S::halted);
+  CHECK((stop::energy_change(1e-6) || stop::after(9)).check(flat) == S::converged);
+  CHECK((stop::energy_change(1e-6) && stop::after(10)).check(flat) == S::running);
+  CHECK((stop::energy_change(1e-6) && stop::after(9)).check(flat) == S::converged);
+  CHECK((stop::after(1) && stop::after(2)).check(early) == S::halted);
+  CHECK((stop::gradient_norm(0.1) || stop::energy_change(1e-6) || stop::after(5)).check(early) ==
+        S::running);
+
+  // A stored pattern converges at once; a near query within ln(160)/0.105 ~ 48 steps (the
+  // gradient shrinks by 0.9 a step from 0.16); a far one needs ~90, so the limit of 60 halts it
+  // without calling it converged.
+  const Eigen::MatrixXd xi = uniform<double>(8, 10, 5);
+  engram::dense_memory<double> memory(xi);
+  engram::lse_energy<double> energy(memory, 30.0);
+  Eigen::MatrixXd queries(10, 3);
+  queries << xi.col(1), xi.col(2) + 0.05 * Eigen::VectorXd::Ones(10),
+      Eigen::VectorXd::Constant(10, 5.0);
+  std::vector<engram::retrieval_progress> seen;
+  const auto r = engram::retrieve(
+      energy, queries, engram::gradient_descent<double>{.step = 0.1},
+      stop::gradient_norm(1e-3) || stop::after(60),
+      {.progress = [&](const engram::retrieval_progress& p) { seen.push_back(p); }});
+  CHECK(r.steps(0) == 0);
+  CHECK(r.converged(0));
+  CHECK(r.steps(1) > 0);
+  CHECK(r.steps(1) < 60);
+  CHECK(r.converged(1));
+  CHECK(r.steps(2) == 60);
+  CHECK_FALSE(r.converged(2));
+  CHECK_FALSE(r.all_converged());
+  REQUIRE(seen.size() == 60);
+  CHECK(seen.front().active == 2);
+  CHECK(seen.back().active == 1);
+  CHECK(seen.back().step == 60);
+  CHECK(seen.back().batch == 3);
+  CHECK(r.energy_trace.size() == 0);  // not asked for
+}
+
+TEST_CASE("retrieve applies its safety step limit", "[dynamics][stop]") {
+  const Eigen::MatrixXd xi = uniform<double>(9, 4, 3);
+  engram::dense_memory<double> memory(xi);
+  engram::lse_energy<double> energy(memory, 1.0);
+  // An energy change of 1e-300 is never reached in double: only max_steps ends this run.
+  const auto r = engram::retrieve(energy, Eigen::MatrixXd::Constant(4, 1, 3.0),
+                                  engram::gradient_descent<double>{.step = 1e-6},
+                                  stop::energy_change(1e-300), {.max_steps = 25});
+  CHECK(r.steps(0) == 25);
+  CHECK_FALSE(r.converged(0));
+}
+
+TEST_CASE("retrieve rejects bad input with typed errors", "[dynamics][errors]") {
+  const Eigen::MatrixXd xi = uniform<double>(10, 6, 4);
+  engram::dense_memory<double> memory(xi);
+  engram::lse_energy<double> energy(memory, 2.0);
+  const Eigen::MatrixXd x = uniform<double>(11, 6, 3);
+  const engram::gradient_descent<double> gd{.step = 0.1};
+  const auto limit = stop::after(10);
+
+  try {
+    engram::retrieve(energy, x, gd, limit, {.clamp = engram::mask::Constant(5, 1, true)});
+    FAIL("no exception");
+  } catch (const engram::dimension_mismatch& e) {
+    CHECK(std::string(e.what()).find("clamp mask is 5 x 1") != std::string::npos);
+  }
+  CHECK_THROWS_AS(
+      engram::retrieve(energy, x, gd, limit, {.clamp = engram::mask::Constant(6, 2, true)}),
+      engram::dimension_mismatch);
+  CHECK_THROWS_AS(engram::retrieve(energy, Eigen::MatrixXd(5, 3), gd, limit),
+                  engram::dimension_mismatch);
+  Eigen::MatrixXd bad = x;
+  bad(2, 2) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(engram::retrieve(energy, bad, gd, limit), engram::not_finite);
+  CHECK_THROWS_AS(engram::retrieve(energy, x, engram::gradient_descent<double>{.step = 0}, limit),
+                  engram::invalid_argument);
+  CHECK_THROWS_AS(engram::retrieve(energy, x, gd, stop::energy_change(-1) || limit),
+                  engram::invalid_argument);
+  CHECK_THROWS_AS(engram::retrieve(energy, x, gd, stop::after(-1)), engram::invalid_argument);
+
+  // A linear-scaling dot energy with a huge step runs away; retrieve reports it, no NaN.
+  using linear_dot = engram::dense_energy<engram::exp_dot, engram::linear_scaling, double>;
+  linear_dot runaway(memory, 2.0);
+  CHECK_THROWS_AS(engram::retrieve(runaway, x, engram::gradient_descent<double>{.step = 50.0},
+                                   stop::after(100)),
+                  engram::not_finite);
+}

@@ -1,0 +1,252 @@
+// Energies: dense LSE (L2 and dot similarity) and linear-scaling variants against direct
+// formulas, analytic gradients against central differences, numerical range, tiling, errors.
+#include <engram/engram.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+
+using Index = Eigen::Index;
+using Md = Eigen::MatrixXd;
+using Vd = Eigen::VectorXd;
+
+namespace {
+
+// Direct evaluation of E(x) = -Q(sum_mu k(xi_mu, x)) + R(x) in long double from explicit
+// differences, independent of the GEMM expansion and streaming used by the library.
+enum class model { lse_l2, lse_dot, linear_l2, linear_dot };
+
+long double direct_energy(model m, const Md& xi, const Vd& x, double beta) {
+  const Index K = xi.cols();
+  std::vector<long double> a(static_cast<std::size_t>(K));
+  long double amax = -std::numeric_limits<long double>::infinity();
+  for (Index mu = 0; mu < K; ++mu) {
+    long double s = 0;
+    if (m == model::lse_l2 || m == model::linear_l2) {
+      for (Index i = 0; i < x.size(); ++i) {
+        const long double d = (long double)x(i) - xi(i, mu);
+        s -= 0.5L * d * d;
+      }
+    } else {
+      for (Index i = 0; i < x.size(); ++i) s += (long double)x(i) * xi(i, mu);
+    }
+    a[std::size_t(mu)] = beta * s;
+    amax = std::max(amax, a[std::size_t(mu)]);
+  }
+  long double sum = 0;
+  for (auto v : a) sum += std::exp(v - amax);
+  long double half_sq = 0;
+  for (Index i = 0; i < x.size(); ++i) half_sq += 0.5L * x(i) * x(i);
+  switch (m) {
+    case model::lse_l2:
+      return -(amax + std::log(sum)) / beta;
+    case model::lse_dot:
+      return -(amax + std::log(sum)) / beta + half_sq;
+    case model::linear_l2:
+      return -std::exp(amax) * sum / beta;
+    case model::linear_dot:
+      return -std::exp(amax) * sum / beta + half_sq;
+  }
+  return 0;
+}
+
+template <class Energy>
+model model_of() {
+  using K = typename Energy::kernel_type;
+  constexpr bool l2 = K::similarity == engram::similarity_kind::l2;
+  if constexpr (std::is_same_v<typename Energy::scaling_type, engram::log_scaling>)
+    return l2 ? model::lse_l2 : model::lse_dot;
+  else
+    return l2 ? model::linear_l2 : model::linear_dot;
+}
+
+Md uniform(const engram::philox_source& rng, std::uint64_t stream, Index rows, Index cols,
+           double lo = 0, double hi = 1) {
+  Md m(rows, cols);
+  rng.fill_uniform(m, stream, lo, hi);
+  return m;
+}
+
+const std::vector<double> betas = {1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4};
+
+using lse_d = engram::lse_energy<double>;
+using lse_dot_d = engram::lse_dot_energy<double>;
+using lin_l2_d = engram::dense_energy<engram::gaussian, engram::linear_scaling, double>;
+using lin_dot_d = engram::dense_energy<engram::exp_dot, engram::linear_scaling, double>;
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("dense energies match their direct formulas", "[energy][lse]", lse_d, lse_dot_d,
+                   lin_l2_d, lin_dot_d) {
+  const engram::philox_source rng(11);
+  const model m = model_of<TestType>();
+  std::uint64_t stream = 0;
+  for (Index D : {1, 3, 17})
+    for (Index K : {1, 5, 40})
+      for (double beta : betas) {
+        // Linear dot energies grow like exp(beta <xi, x>); keep them in double's range.
+        if (m == model::linear_dot && beta * double(D) > 500) continue;
+        const Md xi = uniform(rng, stream++, D, K), x = uniform(rng, stream++, D, 3);
+        engram::dense_memory<double> memory(xi);
+        TestType energy(memory, beta);
+        const Vd e = energy.value(x);
+        for (Index b = 0; b < x.cols(); ++b) {
+          const double expected = double(direct_energy(m, xi, x.col(b), beta));
+          // The library expands ||x - xi||^2 = ||x||^2 - 2<x, xi> + ||xi||^2 in double: its
+          // error is a few ulps of ||x||^2 + ||xi||^2 (< 2D), far below 1e-10 relative.
+          INFO("D " << D << " K " << K << " beta " << beta);
+          CHECK(std::abs(e(b) - expected) <= 1e-10 * (1 + std::abs(expected)));
+        }
+      }
+}
+
+TEMPLATE_TEST_CASE("dense energy gradients match central differences", "[energy][gradient]", lse_d,
+                   lse_dot_d, lin_l2_d, lin_dot_d) {
+  const engram::philox_source rng(12);
+  const model m = model_of<TestType>();
+  std::uint64_t stream = 100;
+  int checked = 0;
+  for (Index D : {1, 2, 7, 16})
+    for (Index K : {1, 3, 25})
+      for (double beta : betas) {
+        if (m == model::linear_dot && beta * double(D) > 500) continue;
+        const Md xi = uniform(rng, stream++, D, K), x = uniform(rng, stream++, D, 2);
+        engram::dense_memory<double> memory(xi);
+        TestType energy(memory, beta);
+        const auto [e, g] = energy.value_and_gradient(x);
+        CHECK(e == energy.value(x));
+        CHECK(g == energy.gradient(x));
+        // Third derivatives grow like beta^2 (|xi| <= 1), so h = 1e-3 / max(1, beta) keeps the
+        // truncation error h^2 beta^2 / 6 below 2e-7, while rounding stays near eps |E| / h.
+        const double h = 1e-3 / std::max(1.0, beta);
+        for (Index b = 0; b < x.cols(); ++b)
+          for (Index i = 0; i < D; ++i) {
+            Md plus = x.col(b), minus = x.col(b);
+            plus(i) += h;
+            minus(i) -= h;
+            const double fd = double(direct_energy(m, xi, plus.col(0), beta) -
+                                     direct_energy(m, xi, minus.col(0), beta)) /
+                              (2 * h);
+            INFO("D " << D << " K " << K << " beta " << beta << " coordinate " << i);
+            CHECK(std::abs(g(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
+            ++checked;
+          }
+      }
+  CHECK(checked > 300);
+}
+
+TEMPLATE_TEST_CASE("lse energy stays finite from beta 1e-3 to 1e4", "[energy][lse][range]", float,
+                   double) {
+  const engram::philox_source rng(13);
+  using M = engram::matrix<TestType>;
+  M xi(64, 50), near(64, 4), far(64, 4);
+  rng.fill_uniform(xi, 0);
+  rng.fill_uniform(near, 1);
+  rng.fill_normal(far, 2);
+  far *= TestType(30);  // ||x - xi||^2 around 6e4: exponents near -3e8 at beta = 1e4
+  engram::dense_memory<TestType> memory(xi);
+  for (double beta : betas) {
+    engram::lse_energy<TestType> energy(memory, TestType(beta));
+    for (const M* q : {&near, &far}) {
+      const auto [e, g] = energy.value_and_gradient(*q);
+      INFO("beta " << beta);
+      CHECK(e.allFinite());
+      CHECK(g.allFinite());
+    }
+  }
+}
+
+TEST_CASE("float and double lse energies agree to float precision", "[energy][lse]") {
+  const engram::philox_source rng(14);
+  Md xi = uniform(rng, 0, 32, 100), x = uniform(rng, 1, 32, 8);
+  engram::dense_memory<double> md(xi);
+  engram::dense_memory<float> mf(xi.cast<float>());
+  for (double beta : {0.01, 1.0, 10.0, 100.0}) {
+    engram::lse_energy<double> ed(md, beta);
+    engram::lse_energy<float> ef(mf, float(beta));
+    const auto [e1, g1] = ed.value_and_gradient(x);
+    const auto [e2, g2] = ef.value_and_gradient(x.cast<float>());
+    // Float rounding of ||x||^2 + ||xi||^2 (< 64) costs about 64 * 6e-8 = 4e-6 in d^2/2,
+    // amplified by beta in the softmax; at beta = 100 that is 4e-4 relative in the weights.
+    const double tol = 1e-5 * std::max(1.0, beta);
+    INFO("beta " << beta);
+    CHECK((e1 - e2.cast<double>()).cwiseAbs().maxCoeff() <= tol * (1 + e1.cwiseAbs().maxCoeff()));
+    CHECK((g1 - g2.cast<double>()).cwiseAbs().maxCoeff() <= tol);
+  }
+}
+
+TEST_CASE("tiling and partial-state combination do not change the result", "[energy][tiles]") {
+  const engram::philox_source rng(15);
+  const Md xi = uniform(rng, 0, 9, 37), x = uniform(rng, 1, 9, 11);
+  engram::dense_memory<double> memory(xi);
+  engram::lse_energy<double> whole(memory, 7.0), tiled(memory, 7.0);
+  tiled.set_tiles({.memory_tile = 4, .query_tile = 3});
+  const auto [e1, g1] = whole.value_and_gradient(x);
+  const auto [e2, g2] = tiled.value_and_gradient(x);
+  // Different summation orders: a few ulps of the O(1) values.
+  CHECK((e1 - e2).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((g1 - g2).cwiseAbs().maxCoeff() < 1e-13);
+
+  // Two halves of the memory reduced apart and combined equal the whole reduction: the
+  // primitive that MPI ranks and GPU blocks share.
+  const Md left = xi.leftCols(20), right = xi.rightCols(17);
+  const Vd hl = 0.5 * left.colwise().squaredNorm().transpose();
+  const Vd hr = 0.5 * right.colwise().squaredNorm().transpose();
+  const Vd hall = 0.5 * xi.colwise().squaredNorm().transpose();
+  engram::exp_partial<double> a, b, all;
+  engram::exp_reduce(engram::cpu{}, left, hl, -1.0, x, 7.0, true, a);
+  engram::exp_reduce(engram::cpu{}, right, hr, -1.0, x, 7.0, true, b);
+  engram::exp_reduce(engram::cpu{}, xi, hall, -1.0, x, 7.0, true, all);
+  a.combine(b);
+  CHECK((a.max - all.max).cwiseAbs().maxCoeff() == 0);
+  CHECK(((a.sum - all.sum).array() / all.sum.array()).abs().maxCoeff() < 1e-14);
+  CHECK((a.weighted - all.weighted).cwiseAbs().maxCoeff() < 1e-13);
+}
+
+TEST_CASE("an energy sees patterns added to and removed from its memory", "[energy][memory]") {
+  const engram::philox_source rng(16);
+  const Md xi = uniform(rng, 0, 5, 6), x = uniform(rng, 1, 5, 1), extra = uniform(rng, 2, 5, 2);
+  engram::dense_memory<double> memory(xi);
+  engram::lse_energy<double> energy(memory, 3.0);
+  memory.add(extra);
+  Md all(5, 8);
+  all << xi, extra;
+  CHECK(std::abs(energy.value(x)(0) - double(direct_energy(model::lse_l2, all, x.col(0), 3.0))) <
+        1e-12);
+  memory.remove({0, 1, 2, 3, 4, 5});
+  CHECK(std::abs(energy.value(x)(0) - double(direct_energy(model::lse_l2, extra, x.col(0), 3.0))) <
+        1e-12);
+}
+
+TEST_CASE("energies reject bad input with typed errors", "[energy][errors]") {
+  Md xi = Md::Identity(4, 3);
+  engram::dense_memory<double> memory(xi);
+  CHECK_THROWS_AS(engram::lse_energy<double>(memory, 0.0), engram::invalid_argument);
+  CHECK_THROWS_AS(engram::lse_energy<double>(memory, -1.0), engram::invalid_argument);
+  CHECK_THROWS_AS(engram::lse_energy<double>(memory, std::nan("")), engram::invalid_argument);
+  engram::lse_energy<double> energy(memory, 2.0);
+  CHECK_THROWS_AS(energy.set_beta(-3.0), engram::invalid_argument);
+  CHECK(energy.beta() == 2.0);
+
+  try {
+    energy.value(Md::Zero(3, 2));
+    FAIL("no exception");
+  } catch (const engram::dimension_mismatch& e) {
+    CHECK(std::string(e.what()) == "queries has 3 rows, the memory dimension is 4");
+  }
+  CHECK_THROWS_AS(energy.gradient(Md::Zero(4, 0)), engram::dimension_mismatch);
+  Md bad = Md::Zero(4, 2);
+  bad(3, 1) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS(energy.value_and_gradient(bad), engram::not_finite);
+
+  memory.remove({0, 1, 2});
+  CHECK_THROWS_AS(energy.value(Md::Zero(4, 1)), engram::empty_memory);
+
+  // A linear dot energy whose sum overflows says so instead of returning inf or NaN.
+  engram::dense_memory<double> big(Md::Constant(2, 1, 10.0));
+  lin_dot_d overflowing(big, 1e3);
+  CHECK_THROWS_AS(overflowing.value(Md::Constant(2, 1, 10.0)), engram::not_finite);
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what engram's build, tests, examples and benchmarks need on Debian 12 (as root).
+# Safe to run again: it asks apt only when something is missing.
+set -euo pipefail
+packages=(cmake g++ make pkg-config libeigen3-dev catch2 libbenchmark-dev librandom123-dev
+          zlib1g-dev libstb-dev libcli11-dev dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
