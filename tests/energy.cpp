@@ -9,6 +9,10 @@
 
 #include "catch.hpp"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 using Index = Eigen::Index;
 using Md = Eigen::MatrixXd;
 using Vd = Eigen::VectorXd;
@@ -189,6 +193,21 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
   // Different summation orders: a few ulps of the O(1) values.
   CHECK((e1 - e2).cwiseAbs().maxCoeff() < 1e-13);
   CHECK((g1 - g2).cwiseAbs().maxCoeff() < 1e-13);
+
+  // Few query blocks for many threads: the memories are split into chunks whose partial
+  // states are combined.
+  engram::lse_energy<double> chunked(memory, 7.0);
+  chunked.set_tiles({.memory_tile = 4, .query_tile = 64});
+#if defined(_OPENMP)
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(3);
+#endif
+  const auto [e3, g3] = chunked.value_and_gradient(x);
+#if defined(_OPENMP)
+  omp_set_num_threads(saved);
+#endif
+  CHECK((e1 - e3).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((g1 - g3).cwiseAbs().maxCoeff() < 1e-13);
 
   // Two halves of the memory reduced apart and combined equal the whole reduction: the
   // primitive that MPI ranks and GPU blocks share.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "engram/backend/exp_partial.hpp"
 #include "engram/core/backend.hpp"
@@ -33,9 +34,52 @@ matrix<Scalar>& score_buffer(index rows, index cols) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// Folds memories [k_begin, k_end) into the columns [b0, b0 + bc) of `target`.
+template <real_scalar Scalar>
+void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half_sq_norms,
+                      Scalar bias_scale, const Eigen::Ref<const matrix<Scalar>>& queries,
+                      Scalar beta, bool with_weighted, index b0, index bc, index k_begin,
+                      index k_end, index mt, index qt, exp_partial<Scalar>& target) {
+  matrix<Scalar>& buffer = score_buffer<Scalar>(mt, qt);
+  auto m = target.max.segment(b0, bc);
+  auto s = target.sum.segment(b0, bc);
+  for (index k0 = k_begin; k0 < k_end; k0 += mt) {
+    const index kc = std::min(mt, k_end - k0);
+    auto scores = buffer.topLeftCorner(kc, bc);
+    const auto tile = patterns.middleCols(k0, kc);
+    scores.noalias() = beta * (tile.transpose() * queries.middleCols(b0, bc));
+    if (bias_scale != Scalar(0))
+      scores.colwise() += (beta * bias_scale) * half_sq_norms.segment(k0, kc);
+    for (index j = 0; j < bc; ++j) {
+      auto col = scores.col(j);
+      const Scalar m_new = std::max(m(j), col.maxCoeff());
+      const Scalar rescale = std::exp(m(j) - m_new);  // exp(-inf) = 0 on the first tile
+      col.array() = (col.array() - m_new).exp();
+      s(j) = rescale * s(j) + col.sum();
+      if (with_weighted && rescale != Scalar(1)) target.weighted.col(b0 + j) *= rescale;
+      m(j) = m_new;
+    }
+    if (with_weighted) target.weighted.middleCols(b0, bc).noalias() += tile * scores;
+  }
+}
+
+template <class Scalar>
+std::vector<exp_partial<Scalar>>& chunk_partials(std::size_t n) {
+  thread_local std::vector<exp_partial<Scalar>> partials;
+  if (partials.size() < n) partials.resize(n);
+  return partials;
+}
+
+}  // namespace detail
+
 /// Reduces all K memories against the queries X (D x B) into `out`:
 /// a_mu,b = beta (<xi_mu, x_b> + bias_scale * half_sq_norms_mu).
 /// With `with_weighted` false only max and sum are formed (one GEMM instead of two).
+/// Work is split into (query block, memory chunk) tasks: query blocks alone when there are
+/// enough for every thread, otherwise the memories too, each chunk into its own partial state,
+/// combined at the end. Eigen's GEMMs run inside our parallel region, so they never nest.
 template <real_scalar Scalar>
 void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_sq_norms,
                 std::type_identity_t<Scalar> bias_scale,
@@ -46,34 +90,27 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   out.reset(dim, batch, with_weighted);
   const index qt = std::max<index>(1, tiles.query_tile), mt = std::max<index>(1, tiles.memory_tile);
   const index blocks = (batch + qt - 1) / qt;
+  const index threads = backend_traits<cpu>::max_threads();
+  const index memory_tiles = (count + mt - 1) / mt;
+  const index chunks =
+      blocks >= threads ? 1 : std::min(memory_tiles, (threads + blocks - 1) / blocks);
+  const index tiles_per_chunk = (memory_tiles + chunks - 1) / chunks;
+  auto& partials = detail::chunk_partials<Scalar>(std::size_t(chunks));
+  for (index c = 1; c < chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
 
 #if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
+#pragma omp parallel for schedule(dynamic, 1)
 #endif
-  for (index blk = 0; blk < blocks; ++blk) {
+  for (index task = 0; task < blocks * chunks; ++task) {
+    const index blk = task / chunks, c = task % chunks;
     const index b0 = blk * qt, bc = std::min(qt, batch - b0);
-    matrix<Scalar>& buffer = detail::score_buffer<Scalar>(mt, qt);
-    auto m = out.max.segment(b0, bc);
-    auto s = out.sum.segment(b0, bc);
-    for (index k0 = 0; k0 < count; k0 += mt) {
-      const index kc = std::min(mt, count - k0);
-      auto scores = buffer.topLeftCorner(kc, bc);
-      const auto tile = patterns.middleCols(k0, kc);
-      scores.noalias() = beta * (tile.transpose() * queries.middleCols(b0, bc));
-      if (bias_scale != Scalar(0))
-        scores.colwise() += (beta * bias_scale) * half_sq_norms.segment(k0, kc);
-      for (index j = 0; j < bc; ++j) {
-        auto col = scores.col(j);
-        const Scalar m_new = std::max(m(j), col.maxCoeff());
-        const Scalar rescale = std::exp(m(j) - m_new);  // exp(-inf) = 0 on the first tile
-        col.array() = (col.array() - m_new).exp();
-        s(j) = rescale * s(j) + col.sum();
-        if (with_weighted && rescale != Scalar(1)) out.weighted.col(b0 + j) *= rescale;
-        m(j) = m_new;
-      }
-      if (with_weighted) out.weighted.middleCols(b0, bc).noalias() += tile * scores;
-    }
+    const index k_begin = std::min(count, c * tiles_per_chunk * mt);
+    const index k_end = std::min(count, (c + 1) * tiles_per_chunk * mt);
+    detail::exp_reduce_block(patterns, half_sq_norms, Scalar(bias_scale), queries, Scalar(beta),
+                             with_weighted, b0, bc, k_begin, k_end, mt, qt,
+                             c == 0 ? out : partials[std::size_t(c)]);
   }
+  for (index c = 1; c < chunks; ++c) out.combine(partials[std::size_t(c)]);
 }
 
 }  // namespace engram
