@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
     const auto file = std::filesystem::path(data) / "train-images-idx3-ubyte.gz";
     const Eigen::MatrixXf all = engram::io::read_idx_images<float>(file);
     if (all.rows() != dim) throw engram::parse_error("expected 28 x 28 images in " + file.string());
+    if (all.cols() < count)
+      throw engram::invalid_argument("--count is " + std::to_string(count) + " but " +
+                                     file.string() + " holds " + std::to_string(all.cols()) +
+                                     " images");
 
     // N distinct training images, chosen by the seed (a partial Fisher-Yates shuffle).
     engram::philox_source rng(seed);
@@ -109,7 +113,7 @@ int main(int argc, char** argv) {
     std::printf("mean absolute pixel error over hidden pixels: %.4f\n", total / count);
     std::printf("wrote %s and %s\n", (std::filesystem::path(out) / "grid.png").c_str(),
                 (std::filesystem::path(out) / "energy.csv").c_str());
-  } catch (const engram::error& e) {
+  } catch (const std::exception& e) {  // engram::error, or a filesystem error on --out
     std::fprintf(stderr, "image_completion: %s\n", e.what());
     return 1;
   }

@@ -112,12 +112,18 @@ TEMPLATE_TEST_CASE("dense energy gradients match central differences", "[energy]
   const engram::philox_source rng(12);
   const model m = model_of<TestType>();
   std::uint64_t stream = 100;
-  int checked = 0;
+  int checked = 0, informative = 0;
   for (Index D : {1, 2, 7, 16})
     for (Index K : {1, 3, 25})
       for (double beta : betas) {
         if (m == model::linear_dot && beta * double(D) > 500) continue;
-        const Md xi = uniform(rng, stream++, D, K), x = uniform(rng, stream++, D, 2);
+        const Md xi = uniform(rng, stream++, D, K);
+        // Two queries anywhere in the unit box and one at beta/2 ||x - xi_0||^2 ~ 1/4, where the
+        // kernel weights are neither saturated nor underflowing at any beta.
+        Md x(D, 3), noise(D, 1);
+        x.leftCols(2) = uniform(rng, stream++, D, 2);
+        rng.fill_normal(noise, stream++);
+        x.col(2) = xi.col(0) + noise * (0.7 / std::sqrt(beta * double(D)));
         engram::dense_memory<double> memory(xi);
         TestType energy(memory, beta);
         const auto [e, g] = energy.value_and_gradient(x);
@@ -135,15 +141,18 @@ TEMPLATE_TEST_CASE("dense energy gradients match central differences", "[energy]
                                      direct_energy(m, xi, minus.col(0), beta)) /
                               (2 * h);
             INFO("D " << D << " K " << K << " beta " << beta << " coordinate " << i);
+            // 1e-6 covers the truncation and rounding budget above with a margin of five.
             CHECK(std::abs(g(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
             ++checked;
+            informative += std::abs(fd) > 1e-3;  // far above the tolerance: not vacuous
           }
       }
-  CHECK(checked > 300);
+  CHECK(checked > 400);
+  CHECK(informative > 150);
 }
 
-TEMPLATE_TEST_CASE("lse energy stays finite from beta 1e-3 to 1e4", "[energy][lse][range]", float,
-                   double) {
+TEMPLATE_TEST_CASE("log-scaling and Gaussian energies stay finite from beta 1e-3 to 1e4",
+                   "[energy][lse][range]", float, double) {
   const engram::philox_source rng(13);
   using M = engram::matrix<TestType>;
   M xi(64, 50), near(64, 4), far(64, 4);
@@ -152,13 +161,44 @@ TEMPLATE_TEST_CASE("lse energy stays finite from beta 1e-3 to 1e4", "[energy][ls
   rng.fill_normal(far, 2);
   far *= TestType(30);  // ||x - xi||^2 around 6e4: exponents near -3e8 at beta = 1e4
   engram::dense_memory<TestType> memory(xi);
-  for (double beta : betas) {
-    engram::lse_energy<TestType> energy(memory, TestType(beta));
+  const auto finite_everywhere = [&](const auto& energy) {
     for (const M* q : {&near, &far}) {
       const auto [e, g] = energy.value_and_gradient(*q);
-      INFO("beta " << beta);
       CHECK(e.allFinite());
       CHECK(g.allFinite());
+    }
+  };
+  for (double beta : betas) {
+    INFO("beta " << beta);
+    finite_everywhere(engram::lse_energy<TestType>(memory, TestType(beta)));
+    finite_everywhere(engram::lse_dot_energy<TestType>(memory, TestType(beta)));
+    finite_everywhere(engram::dense_energy<engram::gaussian, engram::linear_scaling, TestType>(
+        memory, TestType(beta)));
+  }
+
+  // Accuracy at the extremes, against the direct formula in long double. At beta = 1e4 the
+  // softmax is one-hot (the nearest two patterns differ by ~0.1 in d^2/2, i.e. 1e3 in the
+  // exponent), so E = d_min^2/2 and grad E = x - xi_nearest; the expansion of ||x - xi||^2 in
+  // the scalar type costs about 40 ulps of ||x||^2 + ||xi||^2 ~ 42: 1e-4 in float, 1e-11 in
+  // double. At beta = 1e-3 the energy is ~ -(1/beta) log K = -3.9e3, relative error ~ 1e-6.
+  const Md xd = near.template cast<double>(), xid = xi.template cast<double>();
+  const double tol = std::is_same_v<TestType, float> ? 1e-4 : 1e-11;
+  for (double beta : {1e-3, 1e4}) {
+    engram::lse_energy<TestType> energy(memory, TestType(beta));
+    const auto [e, g] = energy.value_and_gradient(near);
+    for (Index b = 0; b < near.cols(); ++b) {
+      const double expected = double(direct_energy(model::lse_l2, xid, xd.col(b), beta));
+      INFO("beta " << beta << " column " << b);
+      CHECK(std::abs(double(e(b)) - expected) <= tol * (1 + std::abs(expected)));
+    }
+    if (beta > 1) {
+      for (Index b = 0; b < near.cols(); ++b) {
+        Index nearest = 0;
+        (xid.colwise() - xd.col(b)).colwise().squaredNorm().minCoeff(&nearest);
+        CHECK((g.col(b).template cast<double>() - (xd.col(b) - xid.col(nearest)))
+                  .cwiseAbs()
+                  .maxCoeff() <= tol);
+      }
     }
   }
 }
@@ -190,24 +230,28 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
   tiled.set_tiles({.memory_tile = 4, .query_tile = 3});
   const auto [e1, g1] = whole.value_and_gradient(x);
   const auto [e2, g2] = tiled.value_and_gradient(x);
-  // Different summation orders: a few ulps of the O(1) values.
+  // Different summation orders: a few ulps of the O(1) values (double ulp 2.2e-16).
   CHECK((e1 - e2).cwiseAbs().maxCoeff() < 1e-13);
   CHECK((g1 - g2).cwiseAbs().maxCoeff() < 1e-13);
 
   // Few query blocks for many threads: the memories are split into chunks whose partial
   // states are combined.
+  // With 4 threads, one query block and 5 memory tiles of 8, the chunks hold 2, 2, 1 and 0
+  // tiles: the empty chunk's partial state (max -inf) must combine as a no-op.
   engram::lse_energy<double> chunked(memory, 7.0);
-  chunked.set_tiles({.memory_tile = 4, .query_tile = 64});
+  chunked.set_tiles({.memory_tile = 8, .query_tile = 64});
 #if defined(_OPENMP)
   const int saved = omp_get_max_threads();
-  omp_set_num_threads(3);
+  omp_set_num_threads(4);
 #endif
   const auto [e3, g3] = chunked.value_and_gradient(x);
+  const Vd e4 = chunked.value(x);  // the value-only reduction, one GEMM per tile
 #if defined(_OPENMP)
   omp_set_num_threads(saved);
 #endif
   CHECK((e1 - e3).cwiseAbs().maxCoeff() < 1e-13);
   CHECK((g1 - g3).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((e1 - e4).cwiseAbs().maxCoeff() < 1e-13);
 
   // Two halves of the memory reduced apart and combined equal the whole reduction: the
   // primitive that MPI ranks and GPU blocks share.
@@ -233,6 +277,7 @@ TEST_CASE("an energy sees patterns added to and removed from its memory", "[ener
   memory.add(extra);
   Md all(5, 8);
   all << xi, extra;
+  // Energies of order 1 in double; 1e-12 is the direct-formula agreement of the first test.
   CHECK(std::abs(energy.value(x)(0) - double(direct_energy(model::lse_l2, all, x.col(0), 3.0))) <
         1e-12);
   memory.remove({0, 1, 2, 3, 4, 5});
@@ -262,10 +307,30 @@ TEST_CASE("energies reject bad input with typed errors", "[energy][errors]") {
   CHECK_THROWS_AS(energy.value_and_gradient(bad), engram::not_finite);
 
   memory.remove({0, 1, 2});
-  CHECK_THROWS_AS(energy.value(Md::Zero(4, 1)), engram::empty_memory);
+  try {
+    energy.value(Md::Zero(4, 1));
+    FAIL("no exception");
+  } catch (const engram::empty_memory& e) {
+    CHECK(std::string(e.what()) ==
+          "the memory holds no patterns; add() some before evaluating the energy");
+  }
+
+  // Finite data whose squared norms overflow the scalar type is refused, not turned into NaN.
+  Eigen::MatrixXf huge = Eigen::MatrixXf::Constant(4, 1, 1e20f);
+  CHECK_THROWS_AS(engram::dense_memory<float>(huge), engram::not_finite);
+  engram::dense_memory<float> small(Eigen::MatrixXf::Identity(4, 2));
+  CHECK_THROWS_AS(small.add(huge), engram::not_finite);
+  CHECK(small.size() == 2);
+  engram::lse_energy<float> on_small(small, 1.f);
+  CHECK_THROWS_AS(on_small.value(huge), engram::not_finite);
 
   // A linear dot energy whose sum overflows says so instead of returning inf or NaN.
   engram::dense_memory<double> big(Md::Constant(2, 1, 10.0));
   lin_dot_d overflowing(big, 1e3);
-  CHECK_THROWS_AS(overflowing.value(Md::Constant(2, 1, 10.0)), engram::not_finite);
+  try {
+    overflowing.value(Md::Constant(2, 1, 10.0));
+    FAIL("no exception");
+  } catch (const engram::not_finite& e) {
+    CHECK(std::string(e.what()).find("the energy of query column 0 is -inf") == 0);
+  }
 }

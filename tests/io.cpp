@@ -55,12 +55,23 @@ TEST_CASE("IDX files round trip in every element type", "[io][idx]") {
       CHECK(engram::io::read_idx<double>(p) == items);
       CHECK(engram::io::read_idx<float>(p, 2) == items.leftCols(2).cast<float>());
     }
-  // Signed and fractional values survive the types that hold them.
-  Eigen::MatrixXd signed_items(1, 3);
-  signed_items << -7, 0.25, 100;
-  const fs::path p = dir.path / "signed.idx";
-  engram::io::write_idx(p, signed_items, {1}, idx_type::f32);
-  CHECK(engram::io::read_idx<double>(p) == signed_items);
+  // Negative values survive every signed type, fractions the floating ones, and the extremes
+  // of each integer type round trip.
+  Eigen::MatrixXd negative(1, 3);
+  negative << -7, -128, 100;
+  for (auto type : {idx_type::i8, idx_type::i16, idx_type::i32, idx_type::f32, idx_type::f64}) {
+    const fs::path p = dir.path / ("negative" + std::to_string(int(type)));
+    engram::io::write_idx(p, negative, {1}, type);
+    CHECK(engram::io::read_idx<double>(p) == negative);
+  }
+  Eigen::MatrixXd extremes(2, 1);
+  extremes << -2147483648.0, 2147483647.0;
+  engram::io::write_idx(dir.path / "i32", extremes, {2}, idx_type::i32);
+  CHECK(engram::io::read_idx<double>(dir.path / "i32") == extremes);
+  Eigen::MatrixXd fractions(1, 2);
+  fractions << 0.25, -1.5;
+  engram::io::write_idx(dir.path / "f32", fractions, {1}, idx_type::f32);
+  CHECK(engram::io::read_idx<double>(dir.path / "f32") == fractions);
 }
 
 TEST_CASE("IDX reader reports malformed and truncated files", "[io][idx][errors]") {
@@ -88,6 +99,11 @@ TEST_CASE("IDX reader reports malformed and truncated files", "[io][idx][errors]
   const auto short_msg = message_for(dir.path / "short_data");
   CHECK(short_msg.find("truncated") != std::string::npos);
   CHECK(short_msg.find("item 1 of 2") != std::string::npos);
+  // A header that declares 60000 x 65535 x 65535 bytes but holds none is truncated, found
+  // before any allocation of that size.
+  write_bytes(dir.path / "huge",
+              {0, 0, 8, 3, 0, 0, 0xEA, 0x60, 0, 0, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF});
+  CHECK(message_for(dir.path / "huge").find("truncated") != std::string::npos);
   write_bytes(dir.path / "empty", {});
   CHECK(message_for(dir.path / "empty").find("truncated") != std::string::npos);
 
@@ -112,6 +128,19 @@ TEST_CASE("IDX writer rejects bad input and leaves nothing behind", "[io][idx][e
   items(1, 1) = std::nan("");
   CHECK_THROWS_AS(engram::io::write_idx(dir.path / "b", items, {4}, idx_type::u8),
                   engram::not_finite);
+  // Values an integer type cannot hold are refused, not wrapped.
+  const Eigen::MatrixXd too_big = Eigen::MatrixXd::Constant(4, 1, 256.0);
+  try {
+    engram::io::write_idx(dir.path / "c", too_big, {4}, idx_type::u8);
+    FAIL("no exception");
+  } catch (const engram::invalid_argument& e) {
+    CHECK(std::string(e.what()) ==
+          "items has 256 at (0, 0), which IDX type code 8 cannot hold: it takes integers in [0, "
+          "255]");
+  }
+  CHECK_THROWS_AS(engram::io::write_idx(dir.path / "d", Eigen::MatrixXd::Constant(4, 1, 0.5), {4},
+                                        idx_type::i16),
+                  engram::invalid_argument);
   CHECK_THROWS_AS(
       engram::io::write_idx(dir.path / "no" / "such" / "dir", items.leftCols(1), {4}, idx_type::u8),
       engram::io_error);

@@ -88,6 +88,7 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
                 const cpu_tiles& tiles = {}) {
   const index dim = patterns.rows(), count = patterns.cols(), batch = queries.cols();
   out.reset(dim, batch, with_weighted);
+  if (count == 0 || batch == 0) return;  // nothing to fold: max -inf, sum 0
   const index qt = std::max<index>(1, tiles.query_tile), mt = std::max<index>(1, tiles.memory_tile);
   const index blocks = (batch + qt - 1) / qt;
   const index threads = backend_traits<cpu>::max_threads();

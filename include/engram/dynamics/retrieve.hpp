@@ -117,14 +117,19 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
   matrix<Scalar> x = queries, g(dim, batch);
   vector<Scalar> e(batch), previous(batch);
   std::vector<Scalar> trace;
+  std::vector<index> keep;
+  keep.reserve(std::size_t(batch));
   vector<Scalar> latest(batch);
 
   const auto check_finite = [&](index step) {
     for (index j = 0; j < e.size(); ++j)
       if (!std::isfinite(e(j)))
-        throw not_finite(detail::message("the energy of column ", active[j], " became ", e(j),
-                                         " at step ", step,
-                                         "; the step size is too large for this energy"));
+        throw not_finite(step == 0
+                             ? detail::message("the energy of query column ", active[j], " is ",
+                                               e(j), "; the energy cannot be evaluated there")
+                             : detail::message("the energy of column ", active[j], " became ", e(j),
+                                               " at step ", step,
+                                               "; the step size is too large for this energy"));
   };
 
   system.evaluate(x, e, g);
@@ -135,8 +140,7 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
 
   for (index step = 0;; ++step) {
     // Judge every working column; the ones that stop are written out and leave.
-    std::vector<index> keep;
-    keep.reserve(active.size());
+    keep.clear();  // reserved for the whole batch: no allocation per step
     for (index j = 0; j < index(active.size()); ++j) {
       const column_state c{step, double(e(j)), double(previous(j)), double(g.col(j).norm())};
       stop_status s = stop.check(c);

@@ -58,6 +58,7 @@ class dense_energy {
     validate(queries);
     vector<Scalar> e(queries.cols());
     evaluate(queries, e, nullptr);
+    require_finite_energies(e);
     return e;
   }
 
@@ -73,6 +74,7 @@ class dense_energy {
     energy_and_gradient<Scalar> out{vector<Scalar>(queries.cols()),
                                     matrix<Scalar>(queries.rows(), queries.cols())};
     evaluate(queries, out.value, &out.gradient);
+    require_finite_energies(out.value);
     return out;
   }
 
@@ -81,6 +83,10 @@ class dense_energy {
     require_rows("queries", queries.rows(), dim(), "the memory dimension");
     require_columns("queries", queries.cols());
     require_finite("queries", queries);
+    for (index b = 0; b < queries.cols(); ++b)
+      if (!std::isfinite(queries.col(b).squaredNorm()))
+        throw not_finite(detail::message("queries column ", b, " has a squared norm beyond the ",
+                                         "range of its scalar type; rescale the data"));
     if (memory_->empty())
       throw empty_memory("the memory holds no patterns; add() some before evaluating the energy");
   }
@@ -107,10 +113,12 @@ class dense_energy {
         const Scalar q = l2 ? half_sq : Scalar(0);
         const Scalar scale = std::exp(p.max(b) - beta_ * q);
         const Scalar total = scale * p.sum(b);
-        if (!std::isfinite(total))
-          throw not_finite(detail::message("the linear-scaling energy overflows for query column ",
-                                           b, ": beta * max similarity = ", p.max(b),
-                                           "; lower beta or use the log scaling"));
+        if (!std::isfinite(total)) {
+          // sum_mu w_mu overflows: the energy is -inf; the public boundary reports it.
+          energies(b) = -std::numeric_limits<Scalar>::infinity();
+          if (with_gradient) gradient->col(b).setZero();
+          continue;
+        }
         energies(b) = -total / beta_ + (l2 ? Scalar(0) : half_sq);
         if (with_gradient) {
           if constexpr (l2)
@@ -123,6 +131,15 @@ class dense_energy {
   }
 
  private:
+  /// Energies are -inf only when a linear-scaling sum overflows the scalar type.
+  void require_finite_energies(const vector<Scalar>& e) const {
+    for (index b = 0; b < e.size(); ++b)
+      if (!std::isfinite(e(b)))
+        throw not_finite(detail::message("the energy of query column ", b, " is ", e(b),
+                                         ": the sum over memories overflows at beta = ", beta_,
+                                         "; lower beta or use the log scaling"));
+  }
+
   static exp_partial<Scalar>& partial_() {
     // Per-thread scratch reused across calls, so a descent loop allocates nothing per step.
     thread_local exp_partial<Scalar> partial;

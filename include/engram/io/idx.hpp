@@ -8,6 +8,7 @@
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -74,8 +75,8 @@ class gz_file {
   gz_file(const gz_file&) = delete;
   gz_file& operator=(const gz_file&) = delete;
 
-  /// Reads exactly `n` bytes or throws parse_error describing `what` was being read.
-  void read(void* out, std::size_t n, const std::string& what) {
+  /// Reads up to `n` bytes, fewer only at the end of the data; returns the count read.
+  std::size_t read_some(void* out, std::size_t n, const std::string& what) {
     auto* p = static_cast<unsigned char*>(out);
     std::size_t got = 0;
     while (got < n) {
@@ -87,11 +88,18 @@ class gz_file {
         throw parse_error(
             engram::detail::message("'", path_, "' is corrupt while reading ", what, ": ", msg));
       }
-      if (r == 0)
-        throw parse_error(engram::detail::message("'", path_, "' is truncated: reading ", what,
-                                                  " needed ", n, " bytes, found ", got));
+      if (r == 0) break;
       got += std::size_t(r);
     }
+    return got;
+  }
+
+  /// Reads exactly `n` bytes or throws parse_error describing `what` was being read.
+  void read(void* out, std::size_t n, const std::string& what) {
+    const std::size_t got = read_some(out, n, what);
+    if (got < n)
+      throw parse_error(engram::detail::message("'", path_, "' is truncated: reading ", what,
+                                                " needed ", n, " bytes, found ", got));
   }
 
   void write(const void* data, std::size_t n) {
@@ -175,14 +183,29 @@ matrix<Scalar> read_idx(const std::filesystem::path& path, index max_items = -1)
   const std::uint64_t per_item = h.item_size();
   const std::uint64_t n = max_items < 0 ? h.items() : std::min<std::uint64_t>(h.items(), max_items);
   const std::size_t width = idx_type_size(h.type);
-  if (per_item > std::uint64_t(std::numeric_limits<index>::max()) / std::max<std::uint64_t>(n, 1))
-    throw parse_error(engram::detail::message("'", path.string(), "' is too large to load"));
-  matrix<Scalar> out(static_cast<index>(per_item), static_cast<index>(n));
-  std::vector<unsigned char> raw(per_item * width);
-  for (std::uint64_t item = 0; item < n; ++item) {
-    in.read(raw.data(), raw.size(), engram::detail::message("item ", item, " of ", h.items()));
-    for (std::uint64_t i = 0; i < per_item; ++i) {
-      const unsigned char* b = &raw[i * width];
+  const std::uint64_t total = per_item * n;  // cannot overflow: read_header bounded the product
+  if (total > std::uint64_t(std::numeric_limits<index>::max()))
+    throw parse_error(engram::detail::message("'", path.string(), "' declares ", total,
+                                              " values, more than a matrix can index"));
+  // Values are read in chunks of at most 1 MiB and the result grows as they arrive, so a
+  // header that declares far more data than the file holds fails as truncated before any
+  // large allocation.
+  std::vector<Scalar> values;
+  values.reserve(std::size_t(std::min<std::uint64_t>(total, 1u << 20)));
+  std::vector<unsigned char> raw;
+  const std::uint64_t chunk_values = std::max<std::uint64_t>(1, (1u << 20) / width);
+  for (std::uint64_t done = 0; done < total;) {
+    const std::uint64_t count = std::min(chunk_values, total - done);
+    raw.resize(std::size_t(count * width));
+    const std::size_t got = in.read_some(raw.data(), raw.size(), "the items");
+    if (got < raw.size()) {
+      const std::uint64_t values_read = done + got / width;
+      throw parse_error(engram::detail::message(
+          "'", path.string(), "' is truncated: item ", values_read / per_item, " of ", h.items(),
+          " is incomplete (the data ends after ", values_read, " of ", total, " values)"));
+    }
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const unsigned char* b = &raw[std::size_t(i * width)];
       Scalar v{};
       switch (h.type) {
         case idx_type::u8:
@@ -204,10 +227,12 @@ matrix<Scalar> read_idx(const std::filesystem::path& path, index max_items = -1)
           v = Scalar(detail::read_big_endian<double>(b));
           break;
       }
-      out(index(i), index(item)) = v;
+      values.push_back(v);
     }
+    done += count;
   }
-  return out;
+  return Eigen::Map<const matrix<Scalar>>(values.data(), static_cast<index>(per_item),
+                                          static_cast<index>(n));
 }
 
 /// Images of an unsigned-byte IDX file (MNIST, Fashion-MNIST) scaled to [0, 1], one per column
@@ -252,6 +277,24 @@ void write_idx(const std::filesystem::path& path, const Eigen::MatrixBase<Derive
     throw invalid_argument(
         engram::detail::message("items has ", items.cols(), " columns; IDX allows 2^32 - 1"));
   require_finite("items", items);
+  if (type != idx_type::f32 && type != idx_type::f64) {
+    const double lo = type == idx_type::u8    ? 0.0
+                      : type == idx_type::i8  ? -128.0
+                      : type == idx_type::i16 ? -32768.0
+                                              : -2147483648.0;
+    const double hi = type == idx_type::u8    ? 255.0
+                      : type == idx_type::i8  ? 127.0
+                      : type == idx_type::i16 ? 32767.0
+                                              : 2147483647.0;
+    for (index j = 0; j < items.cols(); ++j)
+      for (index i = 0; i < items.rows(); ++i) {
+        const double v = double(items(i, j));
+        if (v < lo || v > hi || v != std::trunc(v))
+          throw invalid_argument(engram::detail::message(
+              "items has ", v, " at (", i, ", ", j, "), which IDX type code ", int(type),
+              " cannot hold: it takes integers in [", lo, ", ", hi, "]"));
+      }
+  }
 
   const std::filesystem::path part = path.string() + ".part";
   try {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "engram/core/error.hpp"
@@ -29,6 +30,7 @@ class dense_memory {
           detail::message("patterns has ", patterns_.rows(), " rows; at least one is required"));
     require_finite("patterns", patterns_);
     half_sq_norms_ = Scalar(0.5) * patterns_.colwise().squaredNorm().transpose();
+    check_norms(half_sq_norms_, "patterns");
   }
 
   index dim() const { return patterns_.rows(); }
@@ -45,12 +47,14 @@ class dense_memory {
   index add(const Eigen::MatrixBase<Derived>& more) {
     require_rows("patterns to add", more.rows(), dim(), "the memory dimension");
     require_finite("patterns to add", more);
-    const index first = size(), n = more.cols();
+    const matrix<Scalar> added = more.template cast<Scalar>();
+    const vector<Scalar> norms = Scalar(0.5) * added.colwise().squaredNorm().transpose();
+    check_norms(norms, "patterns to add");
+    const index first = size(), n = added.cols();
     patterns_.conservativeResize(Eigen::NoChange, first + n);
-    patterns_.rightCols(n) = more.template cast<Scalar>();
+    patterns_.rightCols(n) = added;
     half_sq_norms_.conservativeResize(first + n);
-    half_sq_norms_.tail(n) =
-        Scalar(0.5) * patterns_.rightCols(n).colwise().squaredNorm().transpose();
+    half_sq_norms_.tail(n) = norms;
     return first;
   }
 
@@ -87,6 +91,14 @@ class dense_memory {
   }
 
  private:
+  // A finite pattern whose squared norm overflows would turn every score into inf - inf.
+  static void check_norms(const vector<Scalar>& norms, const char* name) {
+    for (index mu = 0; mu < norms.size(); ++mu)
+      if (!std::isfinite(norms(mu)))
+        throw not_finite(detail::message(name, " column ", mu, " has a squared norm beyond the ",
+                                         "range of its scalar type; rescale the data"));
+  }
+
   matrix<Scalar> patterns_;
   vector<Scalar> half_sq_norms_;
 };
