@@ -130,10 +130,16 @@ TEST_CASE("clamped coordinates never change", "[dynamics][clamp]") {
 
 TEST_CASE("stop rules combine and columns stop one by one", "[dynamics][stop]") {
   using S = engram::stop_status;
-  const engram::column_state early{2, 1.0, 1.5, 0.5}, flat{9, 1.0, 1.0 - 1e-9, 0.5};
+  const engram::column_state early{2, 1.0, 1.5, 0.5, 0.1}, flat{9, 1.0, 1.0 - 1e-9, 0.5, 0.0};
   CHECK(stop::energy_change(1e-6).check(early) == S::running);
   CHECK(stop::energy_change(1e-6).check(flat) == S::converged);
-  CHECK(stop::energy_change(1e-6).check({0, 1.0, 1.0, 0.5}) == S::running);  // no change yet
+  CHECK(stop::energy_change(1e-6).check({0, 1.0, 1.0, 0.5, INFINITY}) ==
+        S::running);  // no step yet
+  CHECK(stop::fixed_point().check(flat) == S::converged);
+  CHECK(stop::fixed_point().check(early) == S::running);
+  CHECK(stop::fixed_point().check({0, 1.0, 1.0, 0.5, 0.0}) == S::running);
+  CHECK(stop::state_change(0.2).check(early) == S::converged);
+  CHECK(stop::state_change(0.05).check(early) == S::running);
   CHECK(stop::gradient_norm(1.0).check(early) == S::converged);
   CHECK(stop::after(9).check(flat) == S::halted);
   CHECK((stop::energy_change(1e-6) || stop::after(2)).check(early) == S::halted);

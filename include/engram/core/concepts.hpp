@@ -29,12 +29,21 @@ enum class stop_status : std::uint8_t {
   halted,     ///< a limit was reached without convergence
 };
 
+/// An energy that may be +infinity at legitimate states (LSR with eps = 0 outside every
+/// support) says so with `static constexpr bool reports_unsupported = true`; retrieve() then
+/// stops such columns and reports them instead of raising not_finite.
+template <class E>
+inline constexpr bool reports_unsupported_v = requires {
+  requires E::reports_unsupported;
+};
+
 /// What a stop rule sees of one column after `step` steps.
 struct column_state {
   index step;              ///< steps taken so far
   double energy;           ///< E(x_t)
   double previous_energy;  ///< E(x_{t-1}); meaningless when step == 0
   double gradient_norm;    ///< ||grad E(x_t)|| with clamped coordinates zeroed
+  double state_change;     ///< ||x_t - x_{t-1}||; +infinity when step == 0
 };
 
 template <class S>

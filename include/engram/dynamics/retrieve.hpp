@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "engram/core/concepts.hpp"
@@ -50,6 +51,9 @@ struct retrieval_result {
   vector<Scalar> energies;                           ///< energy of each final state
   Eigen::Matrix<index, Eigen::Dynamic, 1> steps;     ///< steps each column took
   Eigen::Matrix<bool, Eigen::Dynamic, 1> converged;  ///< stopped by a convergence criterion
+  /// Stopped because the energy is +infinity there: no memory supports the state (LSR with
+  /// eps = 0). Always false for energies that are finite everywhere.
+  Eigen::Matrix<bool, Eigen::Dynamic, 1> unsupported;
   /// (T + 1) x B: row t holds E(x_t) of each column; a stopped column repeats its final energy.
   /// Empty unless retrieve_options::record_trace.
   matrix<Scalar> energy_trace;
@@ -69,6 +73,7 @@ class clamped_gradient_flow {
 
   /// free_(i, j) = 1 where coordinate i of working column j may move, 0 where it is clamped.
   matrix<scalar_type>& free() { return free_; }
+  const Energy& energy() const { return energy_; }
 
   void evaluate(const matrix<scalar_type>& x, vector<scalar_type>& e, matrix<scalar_type>& g) {
     energy_.evaluate(x, e, &g);
@@ -106,6 +111,9 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
   result.energies.resize(batch);
   result.steps.setZero(batch);
   result.converged.setConstant(batch, false);
+  result.unsupported.setConstant(batch, false);
+  constexpr bool may_be_unsupported = reports_unsupported_v<Energy>;
+  constexpr Scalar infinity = std::numeric_limits<Scalar>::infinity();
 
   detail::clamped_gradient_flow<Energy> system(energy);
   const bool per_column_clamp = options.clamp.cols() > 1;
@@ -114,8 +122,8 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
 
   std::vector<index> active(batch);
   for (index b = 0; b < batch; ++b) active[b] = b;
-  matrix<Scalar> x = queries, g(dim, batch);
-  vector<Scalar> e(batch), previous(batch);
+  matrix<Scalar> x = queries, g(dim, batch), x_before;
+  vector<Scalar> e(batch), previous(batch), change = vector<Scalar>::Constant(batch, infinity);
   std::vector<Scalar> trace;
   std::vector<index> keep;
   keep.reserve(std::size_t(batch));
@@ -123,7 +131,7 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
 
   const auto check_finite = [&](index step) {
     for (index j = 0; j < e.size(); ++j)
-      if (!std::isfinite(e(j)))
+      if (!std::isfinite(e(j)) && !(may_be_unsupported && e(j) == infinity))
         throw not_finite(step == 0
                              ? detail::message("the energy of query column ", active[j], " is ",
                                                e(j), "; the energy cannot be evaluated there")
@@ -142,8 +150,10 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
     // Judge every working column; the ones that stop are written out and leave.
     keep.clear();  // reserved for the whole batch: no allocation per step
     for (index j = 0; j < index(active.size()); ++j) {
-      const column_state c{step, double(e(j)), double(previous(j)), double(g.col(j).norm())};
-      stop_status s = stop.check(c);
+      const bool unsupported = may_be_unsupported && e(j) == infinity;
+      const column_state c{step, double(e(j)), double(previous(j)), double(g.col(j).norm()),
+                           double(change(j))};
+      stop_status s = unsupported ? stop_status::halted : stop.check(c);
       if (s == stop_status::running && step >= options.max_steps) s = stop_status::halted;
       if (s == stop_status::running) {
         keep.push_back(j);
@@ -154,6 +164,7 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
       result.energies(b) = e(j);
       result.steps(b) = step;
       result.converged(b) = s == stop_status::converged;
+      result.unsupported(b) = unsupported;
     }
     if (keep.empty()) break;
     if (keep.size() != active.size()) {
@@ -162,6 +173,7 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
         const index j = keep[i];  // j >= i, so moving down in place is safe
         x.col(i) = x.col(j);
         e(i) = e(j);
+        change(i) = change(j);
         g.col(i) = g.col(j);
         if (per_column_clamp) system.free().col(i) = system.free().col(j);
         active[i] = active[j];
@@ -169,11 +181,14 @@ requires integrator_for<Integrator, detail::clamped_gradient_flow<Energy>>
       x.conservativeResize(Eigen::NoChange, n);
       g.conservativeResize(Eigen::NoChange, n);
       e.conservativeResize(n);
+      change.conservativeResize(n);
       if (per_column_clamp) system.free().conservativeResize(Eigen::NoChange, n);
       active.resize(n);
     }
 
+    x_before = x;
     integrator.do_step(system, x, e, g);
+    change = (x - x_before).colwise().norm().transpose();
     previous = e;
     system.evaluate(x, e, g);
     check_finite(step + 1);

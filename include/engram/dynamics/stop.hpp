@@ -1,7 +1,7 @@
 // Stop rules, judged per column: energy change below eps (seed 001 sec. 4.2), gradient norm
-// below delta, a step limit. Rules combine with || (stop when either says so) and && (stop
-// when both do); a column counts as converged when a convergence criterion took part in
-// stopping it, and as halted when only a limit did.
+// below delta, state change below tol or exactly zero (a fixed point), a step limit. Rules combine
+// with || (stop when either says so) and && (stop when both do); a column counts as converged when
+// a convergence criterion took part in stopping it, and as halted when only a limit did.
 #pragma once
 
 #include <cmath>
@@ -27,6 +27,24 @@ struct gradient_norm_rule {
   void validate() const { require_positive("stop::gradient_norm delta", delta); }
   stop_status check(const column_state& c) const {
     return c.gradient_norm < delta ? stop_status::converged : stop_status::running;
+  }
+};
+
+/// Converged once ||x_t - x_{t-1}|| < tol (needs at least one step).
+struct state_change_rule {
+  double tol;
+  void validate() const { require_positive("stop::state_change tol", tol); }
+  stop_status check(const column_state& c) const {
+    return c.step > 0 && c.state_change < tol ? stop_status::converged : stop_status::running;
+  }
+};
+
+/// Converged once a step leaves the state exactly unchanged: the end of an exact fixed-point
+/// iteration such as seed 002 Algorithm 1.
+struct fixed_point_rule {
+  void validate() const {}
+  stop_status check(const column_state& c) const {
+    return c.step > 0 && c.state_change == 0 ? stop_status::converged : stop_status::running;
   }
 };
 
@@ -76,6 +94,12 @@ inline gradient_norm_rule gradient_norm(double delta) {
 }
 inline after_rule after(index steps) {
   return {steps};
+}
+inline state_change_rule state_change(double tol) {
+  return {tol};
+}
+inline fixed_point_rule fixed_point() {
+  return {};
 }
 
 template <stop_rule A, stop_rule B>

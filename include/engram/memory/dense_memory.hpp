@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "engram/core/error.hpp"
@@ -34,6 +35,8 @@ class dense_memory {
   }
 
   index dim() const { return patterns_.rows(); }
+  /// Changes with every add() and remove(): indexes built over the patterns compare it.
+  std::uint64_t version() const { return version_; }
   index size() const { return patterns_.cols(); }
   bool empty() const { return patterns_.cols() == 0; }
 
@@ -55,6 +58,7 @@ class dense_memory {
     patterns_.rightCols(n) = added;
     half_sq_norms_.conservativeResize(first + n);
     half_sq_norms_.tail(n) = norms;
+    ++version_;
     return first;
   }
 
@@ -88,6 +92,7 @@ class dense_memory {
     }
     patterns_.conservativeResize(Eigen::NoChange, kept);
     half_sq_norms_.conservativeResize(kept);
+    ++version_;
   }
 
  private:
@@ -101,6 +106,7 @@ class dense_memory {
 
   matrix<Scalar> patterns_;
   vector<Scalar> half_sq_norms_;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace engram

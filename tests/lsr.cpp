@@ -1,0 +1,379 @@
+// The log-sum-ReLU (Epanechnikov) energy: direct formula, gradients inside the support,
+// unsupported states, exact retrieval, KD-tree against brute force, and the hybrid energy.
+#include <engram/engram.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "catch.hpp"
+
+using Index = Eigen::Index;
+using Md = Eigen::MatrixXd;
+using Vd = Eigen::VectorXd;
+namespace stop = engram::stop;
+
+namespace {
+
+// E = -(1/beta) log(eps + sum_mu ReLU(1 - beta/2 ||x - xi_mu||^2)) in long double from explicit
+// differences; +inf when the argument of the log is 0.
+long double direct_lsr(const Md& xi, const Vd& x, double beta, double eps) {
+  long double s = eps;
+  for (Index mu = 0; mu < xi.cols(); ++mu) {
+    long double d2 = 0;
+    for (Index i = 0; i < x.size(); ++i) {
+      const long double d = (long double)x(i) - xi(i, mu);
+      d2 += d * d;
+    }
+    s += std::max(0.0L, 1.0L - 0.5L * beta * d2);
+  }
+  return s > 0 ? -std::log(s) / beta : std::numeric_limits<long double>::infinity();
+}
+
+// The smallest | ||x - xi_mu||^2 - 2/beta | over memories: how close x is to a kink.
+double boundary_gap(const Md& xi, const Vd& x, double beta) {
+  return ((xi.colwise() - x).colwise().squaredNorm().array() - 2.0 / beta).abs().minCoeff();
+}
+
+Md uniform(std::uint64_t seed, Index rows, Index cols) {
+  Md m(rows, cols);
+  engram::philox_source(seed).fill_uniform(m, 0);
+  return m;
+}
+
+double min_pairwise_distance(const Md& xi) {
+  double best = std::numeric_limits<double>::infinity();
+  for (Index a = 0; a < xi.cols(); ++a)
+    for (Index b = a + 1; b < xi.cols(); ++b) best = std::min(best, (xi.col(a) - xi.col(b)).norm());
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("lsr energy matches its direct formula, +inf without support", "[energy][lsr]") {
+  const Md xi = uniform(1, 3, 30), x = uniform(2, 3, 40);
+  engram::dense_memory<double> memory(xi);
+  int unsupported = 0, supported = 0;
+  for (double beta : {2.0, 20.0, 200.0})
+    for (double eps : {0.0, 1e-3}) {
+      engram::lsr_energy<double> energy(memory, beta, eps);
+      const Vd e = energy.value(x);
+      for (Index b = 0; b < x.cols(); ++b) {
+        const long double expected = direct_lsr(xi, x.col(b), beta, eps);
+        INFO("beta " << beta << " eps " << eps << " column " << b);
+        if (std::isinf(expected)) {
+          CHECK(e(b) == std::numeric_limits<double>::infinity());
+          ++unsupported;
+        } else {
+          // Sums of O(K) terms of order 1 in double: 1e-12 relative is a wide margin.
+          CHECK(std::abs(e(b) - double(expected)) <= 1e-12 * (1 + std::abs(double(expected))));
+          ++supported;
+        }
+      }
+    }
+  // At beta = 200 (radius 0.1) most of the unit cube is unsupported; at 2 all of it is supported.
+  CHECK(unsupported > 20);
+  CHECK(supported > 100);
+}
+
+TEST_CASE("lsr gradient matches central differences inside the support",
+          "[energy][lsr][gradient]") {
+  int checked = 0;
+  for (Index D : {1, 2, 5, 12})
+    for (double beta : {1.0, 10.0, 100.0})
+      for (double eps : {0.0, 0.01}) {
+        const Md xi = uniform(10 + D, D, 20);
+        engram::dense_memory<double> memory(xi);
+        engram::lsr_energy<double> energy(memory, beta, eps);
+        // Queries near memories so that most are supported.
+        Md x = xi.leftCols(8), noise(D, 8);
+        engram::philox_source(20 + D).fill_normal(noise, 0);
+        x += noise * (0.5 / std::sqrt(beta * double(D)));
+        const auto [e, g] = energy.value_and_gradient(x);
+        const double h = 1e-6 / std::max(1.0, beta);
+        for (Index b = 0; b < x.cols(); ++b) {
+          // Skip states whose h-neighbourhood crosses a support boundary (a kink of the ReLU),
+          // where no derivative exists: d^2 moves by at most 2 h ||x - xi|| + h^2 < 4h there.
+          if (std::isinf(e(b)) || boundary_gap(xi, x.col(b), beta) < 1e-3 / beta) continue;
+          for (Index i = 0; i < D; ++i) {
+            Vd plus = x.col(b), minus = x.col(b);
+            plus(i) += h;
+            minus(i) -= h;
+            const double fd =
+                double(direct_lsr(xi, plus, beta, eps) - direct_lsr(xi, minus, beta, eps)) /
+                (2 * h);
+            // Inside a fixed support E is smooth with curvature ~ beta / (eps + sum w)^2; the
+            // truncation error h^2 E''' stays below 1e-8 here, rounding (long double) far below.
+            INFO("D " << D << " beta " << beta << " eps " << eps << " coordinate " << i);
+            CHECK(std::abs(g(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
+            ++checked;
+          }
+        }
+      }
+  CHECK(checked > 300);
+}
+
+TEST_CASE("stored patterns are exact minima when supports are disjoint", "[energy][lsr][minima]") {
+  const Md xi = uniform(30, 4, 50);
+  engram::dense_memory<double> memory(xi);
+  // Support radius half the smallest gap: no memory lies in another's support.
+  const double r = 0.5 * min_pairwise_distance(xi), beta = 2.0 / (r * r);
+  engram::lsr_energy<double> energy(memory, beta);
+  const auto [e, g] = energy.value_and_gradient(xi);
+  CHECK(g.cwiseAbs().maxCoeff() == 0.0);  // (1 * xi - xi) / 1, exactly
+  CHECK(e.cwiseAbs().maxCoeff() == 0.0);  // -(1/beta) log 1
+  // Every nearby state has a higher energy.
+  Md noise(4, 50);
+  engram::philox_source(31).fill_normal(noise, 0);
+  const Vd nearby = energy.value(xi + noise.colwise().normalized() * (0.3 * r));
+  CHECK((nearby.array() > e.array()).all());
+}
+
+TEST_CASE("two overlapping memories make a minimum at their centroid", "[energy][lsr][minima]") {
+  SECTION("in one dimension (seed 002 Fig. 1)") {
+    Md xi(1, 2);
+    xi << 0, 1;
+    engram::dense_memory<double> memory(xi);
+    // Radius 0.8: each memory is outside the other's support; both cover 0.5.
+    engram::lsr_energy<double> energy(memory, 2.0 / 0.64);
+    Md x(1, 5);
+    x << 0, 0.5, 1, 0.45, 0.55;
+    const auto [e, g] = energy.value_and_gradient(x);
+    CHECK(g(0, 0) == 0.0);
+    CHECK(g(0, 1) == 0.0);
+    CHECK(g(0, 2) == 0.0);
+    CHECK(e(1) < e(3));
+    CHECK(e(1) < e(4));
+    CHECK(energy.supports(x)[1] == std::vector<Index>{0, 1});
+    // One centroid step from either side lands on the emergent memory exactly.
+    const auto r = engram::retrieve(energy, x.rightCols(2), engram::centroid_iteration<double>{},
+                                    stop::after(1));
+    CHECK(r.states(0, 0) == 0.5);
+    CHECK(r.states(0, 1) == 0.5);
+  }
+  SECTION("in two dimensions: a triangle has 7 minima") {
+    Md xi(2, 3);
+    xi << 0, 1, 0.5,  //
+        0, 0, std::sqrt(3.0) / 2;
+    engram::dense_memory<double> memory(xi);
+    // Radius 0.6: edge midpoints (0.5 from two vertices, 0.87 from the third) and the centre
+    // (0.577 from all three) are supported by exactly the memories they average.
+    engram::lsr_energy<double> energy(memory, 2.0 / 0.36);
+    Md minima(2, 7);
+    minima << xi, (xi.col(0) + xi.col(1)) / 2, (xi.col(1) + xi.col(2)) / 2,
+        (xi.col(0) + xi.col(2)) / 2, xi.rowwise().mean();
+    const auto [e, g] = energy.value_and_gradient(minima);
+    // The centroid's gradient vanishes to the rounding of its mean (|B| x - sum xi ~ 1e-16).
+    CHECK(g.cwiseAbs().maxCoeff() < 1e-14);
+    const auto supports = energy.supports(minima);
+    CHECK(supports[3] == std::vector<Index>{0, 1});
+    CHECK(supports[6] == std::vector<Index>{0, 1, 2});
+    // Each is a local minimum: eight directions at distance 0.01 all raise the energy.
+    for (Index k = 0; k < 7; ++k)
+      for (int a = 0; a < 8; ++a) {
+        Vd step(2);
+        step << std::cos(a * M_PI / 4), std::sin(a * M_PI / 4);
+        CHECK(energy.value(minima.col(k) + 0.01 * step)(0) > e(k));
+      }
+  }
+}
+
+TEMPLATE_TEST_CASE("centroid iteration retrieves within the basin in one step (Theorem 1)",
+                   "[dynamics][lsr][exact]", float, double) {
+  using M = engram::matrix<TestType>;
+  const M xi = uniform(40, 6, 100).template cast<TestType>();
+  engram::dense_memory<TestType> memory(xi);
+  const double r = min_pairwise_distance(xi.template cast<double>()), delta = r / 3;
+  engram::lsr_energy<TestType> energy(memory, TestType(2.0 / ((r - delta) * (r - delta))));
+  // Every query lies within delta of its pattern, in a random direction at a random radius.
+  M directions(6, 100), radii(1, 100);
+  engram::philox_source rng(41);
+  rng.fill_normal(directions, 0);
+  rng.fill_uniform(radii, 1, TestType(0), TestType(0.99 * delta));
+  const M queries = xi + directions.colwise().normalized() * radii.asDiagonal();
+  const auto one =
+      engram::retrieve(energy, queries, engram::centroid_iteration<TestType>{}, stop::after(1));
+  CHECK(one.states == xi);  // bit for bit, after a single step
+  const auto full = engram::retrieve(energy, queries, engram::centroid_iteration<TestType>{},
+                                     stop::fixed_point() || stop::after(10));
+  CHECK(full.all_converged());
+  CHECK((full.steps.array() == 2).all());  // moved once, then stood still
+  CHECK(full.states == xi);
+  CHECK((full.energies.array() == 0).all());
+}
+
+TEST_CASE("states without support are reported, never NaN", "[dynamics][lsr][unsupported]") {
+  const Md xi = uniform(50, 3, 10);
+  engram::dense_memory<double> memory(xi);
+  Md queries(3, 3);
+  queries << xi.col(0), Vd::Constant(3, 5.0), xi.col(1) + Vd::Constant(3, 0.01);
+  engram::lsr_energy<double> energy(memory, 50.0);  // radius 0.2
+  const auto [e, g] = energy.value_and_gradient(queries);
+  CHECK(e(1) == std::numeric_limits<double>::infinity());
+  CHECK(g.col(1).isZero(0));
+  CHECK(g.allFinite());
+
+  const auto r = engram::retrieve(energy, queries, engram::gradient_descent<double>{.step = 0.01},
+                                  stop::gradient_norm(1e-10) || stop::after(5000));
+  CHECK(r.unsupported(1));
+  CHECK_FALSE(r.converged(1));
+  CHECK(r.steps(1) == 0);
+  CHECK(r.states.col(1) == queries.col(1));
+  CHECK_FALSE(r.unsupported(0));
+  CHECK_FALSE(r.unsupported(2));
+  CHECK(r.converged(2));
+  CHECK((r.states.col(2) - xi.col(1)).norm() < 1e-8);  // gradient norm 1e-10 at curvature ~1
+
+  // With eps > 0 the same state is supported-in-energy: finite, flat, and converged at once.
+  engram::lsr_energy<double> floored(memory, 50.0, 1e-6);
+  // -(1/beta) log eps, to rounding of the log.
+  CHECK(std::abs(floored.value(queries)(1) - (-std::log(1e-6) / 50.0)) < 1e-14);
+  const auto rf = engram::retrieve(floored, queries.col(1), engram::gradient_descent<double>{},
+                                   stop::gradient_norm(1e-10) || stop::after(10));
+  CHECK_FALSE(rf.unsupported(0));
+  CHECK(rf.converged(0));
+  CHECK(rf.steps(0) == 0);
+}
+
+TEST_CASE("descent inside the support never raises the lsr energy", "[dynamics][lsr][descent]") {
+  const Md xi = uniform(60, 5, 40);
+  engram::dense_memory<double> memory(xi);
+  engram::lsr_energy<double> energy(memory, 8.0, 0.0);
+  Md noise(5, 10);
+  engram::philox_source(61).fill_normal(noise, 0);
+  const Md queries = xi.leftCols(10) + 0.1 * noise;
+  const auto r = engram::retrieve(energy, queries, engram::gradient_descent<double>{.step = 0.01},
+                                  stop::after(300), {.record_trace = true});
+  CHECK_FALSE(r.unsupported.any());
+  for (Index t = 1; t < r.energy_trace.rows(); ++t)
+    for (Index b = 0; b < 10; ++b) {
+      // A step of 0.01 is far below 1/L with L ~ beta |B| / (eps + sum w); 1e-12 is rounding.
+      INFO("step " << t << " column " << b);
+      CHECK(r.energy_trace(t, b) <= r.energy_trace(t - 1, b) + 1e-12);
+    }
+}
+
+TEST_CASE("KD-tree and brute-force supports agree", "[memory][support]") {
+  for (Index D : {2, 8, 20}) {
+    const Md xi = uniform(70 + D, D, 600);
+    engram::dense_memory<double> memory(xi);
+    const double beta = 2.0 / (0.35 * 0.35 * double(D) / 2);  // radius grows with sqrt(D)
+    const double r2 = 2.0 / beta;
+    // Random queries plus queries placed just inside and just outside a support boundary.
+    Md queries(D, 300);
+    queries.leftCols(200) = uniform(80 + D, D, 200);
+    Md directions(D, 100);
+    engram::philox_source(90 + D).fill_normal(directions, 0);
+    directions = directions.colwise().normalized();
+    for (Index k = 0; k < 100; ++k) {
+      const double scale = k % 2 == 0 ? 1 - 1e-12 : 1 + 1e-12;
+      queries.col(200 + k) = xi.col(k) + std::sqrt(r2) * scale * directions.col(k);
+    }
+    engram::lsr_energy<double> kd(memory, beta, 0.0, engram::support_method::kd_tree);
+    engram::lsr_energy<double> brute(memory, beta, 0.0, engram::support_method::brute_force);
+    REQUIRE(kd.search().resolved() == engram::support_method::kd_tree);
+    REQUIRE(brute.search().resolved() == engram::support_method::brute_force);
+    const auto sk = kd.supports(queries), sb = brute.supports(queries);
+    std::size_t members = 0;
+    for (std::size_t b = 0; b < sk.size(); ++b) {
+      CHECK(sk[b] == sb[b]);
+      members += sk[b].size();
+    }
+    CHECK(members > 300);  // the comparison is not between empty sets
+    const auto [ek, gk] = kd.value_and_gradient(queries);
+    const auto [eb, gb] = brute.value_and_gradient(queries);
+    CHECK(ek == eb);  // same members in the same order: identical sums
+    CHECK(gk == gb);
+    // And both agree with the definition, member by member, from exact differences.
+    for (Index b = 0; b < 20; ++b)
+      for (Index mu = 0; mu < xi.cols(); ++mu) {
+        const bool member = 1 - 0.5 * beta * (queries.col(b) - xi.col(mu)).squaredNorm() > 0;
+        const auto& s = sk[std::size_t(b)];
+        CHECK(member == std::binary_search(s.begin(), s.end(), mu));
+      }
+  }
+  // A KD-tree follows the memory it indexes through add() and remove().
+  engram::dense_memory<double> memory(uniform(99, 2, 100));
+  engram::lsr_energy<double> kd(memory, 50.0, 0.0, engram::support_method::kd_tree);
+  Md probe(2, 1);
+  probe << 3, 3;
+  CHECK(kd.supports(probe)[0].empty());
+  memory.add(probe);
+  CHECK(kd.supports(probe)[0] == std::vector<Index>{100});
+  memory.remove(100);
+  CHECK(kd.supports(probe)[0].empty());
+}
+
+TEST_CASE("lsr energies reject bad input", "[energy][lsr][errors]") {
+  const Md xi = uniform(100, 3, 5);
+  engram::dense_memory<double> memory(xi);
+  CHECK_THROWS_AS(engram::lsr_energy<double>(memory, 0.0), engram::invalid_argument);
+  try {
+    engram::lsr_energy<double>(memory, 1.0, -0.5);
+    FAIL("no exception");
+  } catch (const engram::invalid_argument& e) {
+    CHECK(std::string(e.what()) == "eps is -0.5; it must be finite and at least 0");
+  }
+  engram::lsr_energy<double> energy(memory, 1.0);
+  CHECK_THROWS_AS(energy.value(Md::Zero(2, 1)), engram::dimension_mismatch);
+  Md bad = Md::Zero(3, 1);
+  bad(0, 0) = std::nan("");
+  CHECK_THROWS_AS(energy.gradient(bad), engram::not_finite);
+  CHECK_THROWS_AS(energy.supports(bad), engram::not_finite);
+  CHECK_THROWS_AS(engram::hybrid_energy<double>(memory, 1.0, 0.0, 10.0), engram::invalid_argument);
+}
+
+TEST_CASE("the hybrid energy keeps LSR's minima and pulls from outside", "[energy][hybrid]") {
+  const Md xi = uniform(110, 3, 12);
+  engram::dense_memory<double> memory(xi);
+  const double r = 0.5 * min_pairwise_distance(xi), beta = 2.0 / (r * r), eps = 1e-3;
+  engram::lsr_energy<double> lsr(memory, beta, eps);
+  engram::hybrid_energy<double> hybrid(memory, beta, eps, /*lse_beta=*/4 * beta, /*weight=*/2.0);
+
+  // On the support the hybrid is LSR, value and gradient, bit for bit.
+  Md inside = xi, noise(3, 12);
+  engram::philox_source(111).fill_normal(noise, 0);
+  inside += noise.colwise().normalized() * (0.7 * r);
+  const auto [el, gl] = lsr.value_and_gradient(inside);
+  const auto [eh, gh] = hybrid.value_and_gradient(inside);
+  CHECK(el == eh);
+  CHECK(gl == gh);
+  CHECK(hybrid.gradient(xi).cwiseAbs().maxCoeff() == 0.0);  // stored patterns stay fixed points
+
+  // Outside, LSR is flat but the hybrid's gradient is weight * grad E_LSE, non-zero.
+  Md outside(3, 4);
+  outside << 2, -1, 3, 0.5,  //
+      2, -1, 0, 4,           //
+      -2, 2, 1, 0.5;
+  CHECK(lsr.gradient(outside).isZero(0));
+  const Md go = hybrid.gradient(outside);
+  const Md expected = 2.0 * hybrid.lse().gradient(outside);
+  CHECK((go - expected).cwiseAbs().maxCoeff() == 0.0);
+  CHECK((go.colwise().norm().array() > 0.1).all());
+
+  // Its gradient matches central differences away from the kinks.
+  const double h = 1e-7;
+  for (Index b = 0; b < outside.cols(); ++b)
+    for (Index i = 0; i < 3; ++i) {
+      Md plus = outside.col(b), minus = outside.col(b);
+      plus(i) += h;
+      minus(i) -= h;
+      const double fd = (hybrid.value(plus)(0) - hybrid.value(minus)(0)) / (2 * h);
+      // Energies of order 1 in double: rounding eps |E| / h ~ 1e-9, truncation h^2 ~ 1e-14.
+      CHECK(std::abs(go(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
+    }
+
+  // Descent from far away enters a support and ends on a stored pattern (disjoint supports),
+  // which centroid iteration then makes exact.
+  const auto far = engram::retrieve(hybrid, outside, engram::gradient_descent<double>{.step = 0.05},
+                                    stop::gradient_norm(1e-9) || stop::after(20000));
+  CHECK(far.all_converged());
+  const auto exact = engram::retrieve(hybrid, far.states, engram::centroid_iteration<double>{},
+                                      stop::fixed_point() || stop::after(10));
+  for (Index b = 0; b < outside.cols(); ++b) {
+    Index nearest = 0;
+    (xi.colwise() - exact.states.col(b)).colwise().squaredNorm().minCoeff(&nearest);
+    CHECK(exact.states.col(b) == xi.col(nearest));
+  }
+}
