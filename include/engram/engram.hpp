@@ -3,6 +3,7 @@
 // output live in <engram/io.hpp> (they need zlib and stb; link engram::io).
 #pragma once
 
+#include "engram/analysis.hpp"
 #include "engram/core/backend.hpp"
 #include "engram/core/concepts.hpp"
 #include "engram/core/error.hpp"

@@ -125,7 +125,7 @@ class support_search {
     require_rows("queries", queries.rows(), memory_->dim(), "the memory dimension");
     require_finite("queries", queries);
     require_positive("beta", beta);
-    std::vector<std::vector<index>> out(std::size_t(queries.cols()));
+    std::vector<std::vector<index>> out(static_cast<std::size_t>(queries.cols()));
     for_each_member(queries, beta,
                     [&](index b, index mu, Scalar) { out[std::size_t(b)].push_back(mu); });
     return out;

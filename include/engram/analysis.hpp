@@ -1,0 +1,10 @@
+// engram's analysis tools: beta search, LSR minima enumeration, minima by descent, Monte Carlo
+// support fractions and Gaussian-mixture likelihoods (seed 002 sec. 4 and App. C).
+#pragma once
+
+#include "engram/analysis/beta_search.hpp"
+#include "engram/analysis/descent_minima.hpp"
+#include "engram/analysis/gaussian_mixture.hpp"
+#include "engram/analysis/lsr_minima.hpp"
+#include "engram/analysis/minima.hpp"
+#include "engram/analysis/support_fraction.hpp"

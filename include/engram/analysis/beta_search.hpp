@@ -1,0 +1,91 @@
+// Choosing beta for LSR by the number of interacting memories (seed 002 App. C.4,
+// Algorithm 2): binary search of the basin radius r until, on average, each stored pattern
+// has `target` other patterns within 2r (their support balls of radius r overlap); then
+// beta = 2 / r^2. Counts exclude the pattern itself: "interacts with ~4 other patterns".
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engram/core/error.hpp"
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+struct beta_search_options {
+  int max_iterations = 100;
+  void validate() const {
+    if (max_iterations < 1)
+      throw invalid_argument(detail::message("beta_search_options.max_iterations is ",
+                                             max_iterations, "; it must be >= 1"));
+  }
+};
+
+template <real_scalar Scalar>
+struct beta_search_result {
+  Scalar beta;               ///< 2 / radius^2
+  Scalar radius;             ///< the basin radius r
+  double mean_interactions;  ///< mean over patterns of #{other patterns within 2r}
+  int iterations;
+};
+
+/// The pairwise Euclidean distances of the columns of `patterns` (K x K), from exact
+/// differences.
+template <class Derived>
+matrix<typename Derived::Scalar> pairwise_distances(const Eigen::MatrixBase<Derived>& patterns) {
+  using Scalar = typename Derived::Scalar;
+  const index k = patterns.cols();
+  matrix<Scalar> d(k, k);
+  for (index a = 0; a < k; ++a) {
+    d(a, a) = 0;
+    for (index b = a + 1; b < k; ++b)
+      d(a, b) = d(b, a) = (patterns.col(a) - patterns.col(b)).norm();
+  }
+  return d;
+}
+
+/// Algorithm 2: beta such that each pattern interacts with about `target` others.
+template <class Derived>
+beta_search_result<typename Derived::Scalar> interaction_beta(
+    const Eigen::MatrixBase<Derived>& patterns, double target,
+    const beta_search_options& options = {}) {
+  using Scalar = typename Derived::Scalar;
+  options.validate();
+  const index k = patterns.cols();
+  if (k < 2)
+    throw invalid_argument(
+        detail::message("patterns has ", k, " columns; interactions need at least 2"));
+  require_finite("patterns", patterns);
+  if (!(target > 0) || !(target <= double(k - 1)))
+    throw invalid_argument(detail::message("target is ", target, "; with ", k,
+                                           " patterns it must lie in (0, ", k - 1, "]"));
+  const matrix<Scalar> d = pairwise_distances(patterns);
+  Scalar smallest = std::numeric_limits<Scalar>::infinity(), largest = 0;
+  for (index a = 0; a < k; ++a)
+    for (index b = a + 1; b < k; ++b) {
+      smallest = std::min(smallest, d(a, b));
+      largest = std::max(largest, d(a, b));
+    }
+  if (!(largest > 0))
+    throw invalid_argument("patterns are all identical; no radius separates them");
+  const auto interactions = [&](Scalar r) {
+    index n = 0;
+    for (index a = 0; a < k; ++a)
+      for (index b = 0; b < k; ++b) n += a != b && d(a, b) <= 2 * r;
+    return double(n) / double(k);
+  };
+  Scalar lo = Scalar(0.5) * smallest, hi = Scalar(4) * largest, r = (lo + hi) / 2;
+  double achieved = interactions(r);
+  int it = 0;
+  while (achieved != target && it < options.max_iterations) {
+    if (achieved < target) lo = r;
+    if (achieved > target) hi = r;
+    r = (lo + hi) / 2;
+    achieved = interactions(r);
+    ++it;
+  }
+  return {Scalar(2) / (r * r), r, achieved, it};
+}
+
+}  // namespace engram

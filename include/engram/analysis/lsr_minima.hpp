@@ -1,0 +1,145 @@
+// Every local minimum of an LSR energy (seed 002 Algorithm 3, App. C.2). A minimum of LSR is
+// the centroid of its own support (Prop. 2), so it is found by taking each set S of memories
+// whose support balls can share a point (pairwise distances < 2r, r = sqrt(2/beta)), forming
+// c = mean(S), and keeping c when B(c) = S exactly. That test is exact: it needs no gradient
+// threshold, and a centroid is tested where it is computed, never at a rounded copy (SCIENCE.md,
+// LSR numerics). Each set is visited once, from its smallest member, as a clique of the
+// interaction graph; the count of candidate sets is bounded before any work is done.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "engram/analysis/minima.hpp"
+#include "engram/core/error.hpp"
+#include "engram/energy/lsr.hpp"
+
+namespace engram {
+
+struct enumeration_options {
+  /// Refuse when the candidate sets could number more than this (2^n per pattern with n
+  /// interacting neighbours).
+  double max_subsets = 1e7;
+  /// Centroids tested per batched support search.
+  index batch = 4096;
+
+  void validate() const {
+    if (!(max_subsets >= 1))
+      throw invalid_argument(
+          detail::message("enumeration_options.max_subsets is ", max_subsets, "; it must be >= 1"));
+    if (batch < 1)
+      throw invalid_argument(
+          detail::message("enumeration_options.batch is ", batch, "; it must be >= 1"));
+  }
+};
+
+/// All local minima of `energy` (the minima of eps = 0; eps > 0 leaves them unchanged inside
+/// the support), classified against its stored patterns.
+template <real_scalar Scalar, backend Backend>
+minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& energy,
+                                           const enumeration_options& options = {}) {
+  options.validate();
+  const dense_memory<Scalar>& memory = energy.memory();
+  if (memory.empty())
+    throw empty_memory("the memory holds no patterns; there are no minima to enumerate");
+  const matrix<Scalar>& xi = memory.patterns();
+  const index k = xi.cols(), dim = xi.rows();
+  const Scalar reach = 2 * energy.support_radius();  // two balls of radius r overlap
+
+  // Interaction graph, each pattern linked to the later patterns it interacts with.
+  std::vector<std::vector<index>> later(static_cast<std::size_t>(k));
+  double bound = 0;
+  index widest = 0;
+  for (index a = 0; a < k; ++a) {
+    for (index b = a + 1; b < k; ++b)
+      if ((xi.col(a) - xi.col(b)).norm() < reach) later[std::size_t(a)].push_back(b);
+    const index n = index(later[std::size_t(a)].size());
+    widest = std::max(widest, n);
+    bound += std::ldexp(1.0, int(std::min<index>(n, 1000)));
+  }
+  if (bound > options.max_subsets)
+    throw invalid_argument(detail::message(
+        "enumerating LSR minima would visit up to ", bound,
+        " candidate sets of memories (a pattern interacts with up to ", widest,
+        " later patterns within 2r = ", reach, "), above enumeration_options.max_subsets = ",
+        options.max_subsets, "; raise max_subsets, or raise beta to shrink the supports"));
+
+  minima_census<Scalar> census;
+  census.retrievable.setConstant(k, false);
+  std::vector<Scalar> points, values;
+  std::vector<bool> emergent;
+
+  // Candidates wait in a batch so that their supports are searched together.
+  matrix<Scalar> centroids(dim, options.batch);
+  std::vector<std::vector<index>> pending;
+  pending.reserve(std::size_t(options.batch));
+  const auto flush = [&] {
+    if (pending.empty()) return;
+    const index n = index(pending.size());
+    const auto batch = centroids.leftCols(n);
+    std::vector<std::vector<index>> found(static_cast<std::size_t>(n));
+    energy.search().for_each_member(batch, energy.beta(), [&](index b, index mu, Scalar) {
+      found[std::size_t(b)].push_back(mu);
+    });
+    std::vector<index> accepted;
+    for (index b = 0; b < n; ++b)
+      if (found[std::size_t(b)] == pending[std::size_t(b)]) accepted.push_back(b);
+    if (!accepted.empty()) {
+      matrix<Scalar> kept(dim, index(accepted.size()));
+      for (std::size_t i = 0; i < accepted.size(); ++i) kept.col(index(i)) = batch.col(accepted[i]);
+      vector<Scalar> e(kept.cols());
+      energy.evaluate(kept, e, nullptr);
+      for (std::size_t i = 0; i < accepted.size(); ++i) {
+        const auto& s = pending[std::size_t(accepted[i])];
+        points.insert(points.end(), kept.col(index(i)).data(), kept.col(index(i)).data() + dim);
+        values.push_back(e(index(i)));
+        census.supports.push_back(s);
+        emergent.push_back(s.size() > 1);
+        if (s.size() == 1) census.retrievable(s.front()) = true;
+      }
+    }
+    pending.clear();
+  };
+
+  // Depth-first over cliques: `set` grows by candidates adjacent to all its members.
+  std::vector<index> set;
+  vector<Scalar> sum(dim);
+  const auto adjacent = [&](index a, index b) {
+    const auto& l = later[std::size_t(std::min(a, b))];
+    return std::binary_search(l.begin(), l.end(), std::max(a, b));
+  };
+  const auto visit = [&](auto&& self, const std::vector<index>& candidates) -> void {
+    // The centroid is summed in ascending index order, as the energy sums supports.
+    sum.setZero();
+    for (index mu : set) sum += xi.col(mu);
+    centroids.col(index(pending.size())) = set.size() == 1
+                                               ? vector<Scalar>(xi.col(set.front()))
+                                               : vector<Scalar>(sum / Scalar(set.size()));
+    pending.push_back(set);
+    if (index(pending.size()) == options.batch) flush();
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      const index next = candidates[i];
+      std::vector<index> narrowed;
+      for (std::size_t j = i + 1; j < candidates.size(); ++j)
+        if (adjacent(next, candidates[j])) narrowed.push_back(candidates[j]);
+      set.push_back(next);
+      self(self, narrowed);
+      set.pop_back();
+    }
+  };
+  for (index mu = 0; mu < k; ++mu) {
+    set.assign(1, mu);
+    visit(visit, later[std::size_t(mu)]);
+  }
+  flush();
+
+  const index m = index(values.size());
+  census.minima = Eigen::Map<const matrix<Scalar>>(points.data(), dim, m);
+  census.energies = Eigen::Map<const vector<Scalar>>(values.data(), m);
+  census.emergent.resize(m);
+  for (index i = 0; i < m; ++i) census.emergent(i) = emergent[std::size_t(i)];
+  return census;
+}
+
+}  // namespace engram
