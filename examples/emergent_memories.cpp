@@ -1,0 +1,143 @@
+// emergent_memories: how many memories do the LSR and LSE energies hold as beta varies?
+// Stores M patterns drawn uniformly from the unit hypercube of dimension d, sweeps beta
+// geometrically over [2/d, 2/r_min^2] (seed 002 App. C.2: from one shared support to disjoint
+// ones), and for each beta counts
+//   LSR: every local minimum, exactly (Algorithm 3), the emergent ones, the stored patterns
+//        still retrievable, and the Monte Carlo fraction of the cube with finite energy;
+//   LSE: the distinct fixed points of gradient descent from the patterns and from random
+//        starts, classified the same way.
+// Writes minima.csv and minima.png into --out and prints the table.
+#include <CLI/CLI.hpp>
+#include <engram/engram.hpp>
+#include <engram/io.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <vector>
+
+int main(int argc, char** argv) {
+  CLI::App app{"Count the memories of LSR and LSE energies across beta (seed 002, Fig. 3)"};
+  int count = 16, dim = 4, betas = 12, starts_per_pattern = 4;
+  long samples = 100000;
+  double max_subsets = 1e7;
+  std::uint64_t seed = 1;
+  std::string out = "emergent_memories_out";
+  app.add_option("-m,--patterns", count, "stored patterns M")->check(CLI::Range(2, 100000));
+  app.add_option("-d,--dim", dim, "dimension d of the unit hypercube")->check(CLI::Range(1, 4096));
+  app.add_option("--betas", betas, "number of beta values in the sweep")
+      ->check(CLI::Range(2, 1000));
+  app.add_option("--lse-starts", starts_per_pattern,
+                 "random descent starts per pattern for the LSE census")
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--samples", samples, "Monte Carlo samples for the supported fraction")
+      ->check(CLI::Range(1L, 100000000L));
+  app.add_option("--max-subsets", max_subsets, "refuse LSR enumerations larger than this")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", seed, "seed of the patterns, starts and samples");
+  app.add_option("--out", out, "folder for minima.csv and minima.png");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const engram::philox_source rng(seed);
+    Eigen::MatrixXd patterns(dim, count), starts(dim, count * (1 + starts_per_pattern));
+    rng.fill_uniform(patterns, 0);
+    starts.leftCols(count) = patterns;
+    auto random_starts = starts.rightCols(count * starts_per_pattern);
+    rng.fill_uniform(random_starts, 1);
+    engram::dense_memory<double> memory(patterns);
+
+    const Eigen::MatrixXd distances = engram::pairwise_distances(patterns);
+    double r_min = std::numeric_limits<double>::infinity(), diameter = 0;
+    for (Eigen::Index a = 0; a < count; ++a)
+      for (Eigen::Index b = a + 1; b < count; ++b) {
+        r_min = std::min(r_min, distances(a, b));
+        diameter = std::max(diameter, distances(a, b));
+      }
+    const double beta_lo = 2.0 / dim, beta_hi = 2.0 / (r_min * r_min);
+
+    std::filesystem::create_directories(out);
+    const auto csv_path = std::filesystem::path(out) / "minima.csv";
+    std::ofstream csv(csv_path.string() + ".part");
+    csv << "beta,energy,minima,emergent,stored_retrievable,supported_fraction\n";
+    engram::io::line_chart counts{.title = "Memories of LSR and LSE",
+                                  .x_label = "beta",
+                                  .y_label = "count (zeros not drawn)",
+                                  .log_x = true,
+                                  .log_y = true};
+    engram::io::line_chart support{.title = "Share of the cube with finite energy",
+                                   .x_label = "beta",
+                                   .y_label = "fraction",
+                                   .log_x = true};
+    std::vector<engram::io::chart_series> series(6);
+    const char* names[] = {"LSR minima", "LSR emergent", "LSR stored kept",
+                           "LSE minima", "LSE emergent", "LSE stored kept"};
+    for (std::size_t i = 0; i < series.size(); ++i)
+      series[i] = {names[i], {}, {}, engram::io::palette(i)};
+    engram::io::chart_series supported{"LSR (eps = 0)", {}, {}, engram::io::palette(0)};
+
+    std::printf("M = %d patterns in [0,1]^%d, r_min = %.4f; beta from %.4g to %.4g\n", count, dim,
+                r_min, beta_lo, beta_hi);
+    std::printf("%10s | %8s %8s %6s %9s | %8s %8s %6s\n", "beta", "LSR min", "emergent", "kept",
+                "supported", "LSE min", "emergent", "kept");
+    for (int i = 0; i < betas; ++i) {
+      const double beta = beta_lo * std::pow(beta_hi / beta_lo, double(i) / (betas - 1));
+      engram::lsr_energy<double> lsr(memory, beta);
+      double lsr_minima = NAN, lsr_emergent = NAN, lsr_kept = NAN;
+      try {
+        const auto census = engram::enumerate_lsr_minima(lsr, {.max_subsets = max_subsets});
+        lsr_minima = double(census.count());
+        lsr_emergent = double(census.emergent_count());
+        lsr_kept = double(census.retrievable_count());
+      } catch (const engram::invalid_argument& e) {
+        std::fprintf(stderr, "beta %.4g: LSR enumeration skipped: %s\n", beta, e.what());
+      }
+      const double fraction =
+          engram::finite_energy_fraction(lsr, 0.0, 1.0, {.samples = samples, .seed = seed + 1});
+
+      // LSE: descent with a step below 1 / L, L <= max(1, beta lambda_max(Cov)) and the
+      // covariance of points in the cube bounded by diameter^2 / 4.
+      engram::lse_energy<double> lse(memory, beta);
+      const double step = 1.0 / std::max(1.0, beta * diameter * diameter / 4);
+      const auto descent = engram::descent_minima(
+          lse, patterns, starts, engram::gradient_descent<double>{.step = step},
+          engram::stop::gradient_norm(1e-9) || engram::stop::after(1000000), {.tolerance = 1e-5});
+
+      csv << beta << ",lsr," << lsr_minima << ',' << lsr_emergent << ',' << lsr_kept << ','
+          << fraction << '\n';
+      csv << beta << ",lse," << descent.count() << ',' << descent.emergent_count() << ','
+          << descent.retrievable_count() << ",1\n";
+      const double values[] = {lsr_minima,
+                               lsr_emergent,
+                               lsr_kept,
+                               double(descent.count()),
+                               double(descent.emergent_count()),
+                               double(descent.retrievable_count())};
+      for (std::size_t k = 0; k < series.size(); ++k) {
+        series[k].x.push_back(beta);
+        series[k].y.push_back(values[k]);
+      }
+      supported.x.push_back(beta);
+      supported.y.push_back(fraction);
+      std::printf("%10.4g | %8.0f %8.0f %6.0f %9.4f | %8ld %8ld %6ld\n", beta, lsr_minima,
+                  lsr_emergent, lsr_kept, fraction, long(descent.count()),
+                  long(descent.emergent_count()), long(descent.retrievable_count()));
+    }
+    csv.close();
+    if (!csv) throw engram::io_error("cannot write " + csv_path.string());
+    std::filesystem::rename(csv_path.string() + ".part", csv_path);
+
+    counts.series = series;
+    support.series = {supported};
+    support.height = 380;
+    const auto png = std::filesystem::path(out) / "minima.png";
+    engram::io::write_png_charts(png, {counts, support});
+    std::printf("wrote %s and %s\n", csv_path.c_str(), png.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "emergent_memories: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
