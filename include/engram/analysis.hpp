@@ -2,6 +2,7 @@
 // support fractions and Gaussian-mixture likelihoods (seed 002 sec. 4 and App. C).
 #pragma once
 
+#include "engram/analysis/approximation.hpp"
 #include "engram/analysis/beta_search.hpp"
 #include "engram/analysis/descent_minima.hpp"
 #include "engram/analysis/gaussian_mixture.hpp"

@@ -1,0 +1,91 @@
+// How well one energy approximates another (seed 001 sec. 4): mean absolute errors of energies
+// and gradients on a query set (eq. 14), the binarised Hamming distance between fixed points
+// (eq. 15), and the divergence bounds of Theorem 2 and Corollary 1.
+#pragma once
+
+#include <cmath>
+
+#include "engram/core/concepts.hpp"
+#include "engram/core/error.hpp"
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+struct approximation_errors {
+  double energy;    ///< mean_b |E_b - E^_b|
+  double gradient;  ///< mean_b ||grad E_b - grad E^_b||
+};
+
+/// Eq. 14 over the columns of `queries`; both energies must be finite there.
+template <energy_function Reference, energy_function Approximation>
+approximation_errors mean_absolute_errors(
+    const Reference& reference, const Approximation& approximation,
+    const Eigen::Ref<const matrix<typename Reference::scalar_type>>& queries) {
+  using Scalar = typename Reference::scalar_type;
+  static_assert(std::is_same_v<Scalar, typename Approximation::scalar_type>);
+  reference.validate(queries);
+  approximation.validate(queries);
+  const index batch = queries.cols();
+  vector<Scalar> e1(batch), e2(batch);
+  matrix<Scalar> g1(queries.rows(), batch), g2(queries.rows(), batch);
+  reference.evaluate(queries, e1, &g1);
+  approximation.evaluate(queries, e2, &g2);
+  require_finite("reference energies", e1);
+  require_finite("approximate energies", e2);
+  return {double((e1 - e2).cwiseAbs().mean()), double((g1 - g2).colwise().norm().mean())};
+}
+
+/// Eq. 15: both states binarised to {0, 1/sqrt(D)} at 1/(2 sqrt(D)), then the fraction of
+/// coordinates that differ, averaged over columns.
+template <class A, class B>
+double binarised_hamming(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols())
+    throw dimension_mismatch(detail::message("the states are ", a.rows(), " x ", a.cols(), " and ",
+                                             b.rows(), " x ", b.cols(), "; they must agree"));
+  require_columns("states", a.cols());
+  const double threshold = 0.5 / std::sqrt(double(a.rows()));
+  double differ = 0;
+  for (index j = 0; j < a.cols(); ++j)
+    for (index i = 0; i < a.rows(); ++i)
+      differ += (double(a(i, j)) > threshold) != (double(b(i, j)) > threshold);
+  return differ / double(a.rows() * a.cols());
+}
+
+/// Theorem 2: ||x^(L) - x^^(L)|| <= 2 eta L C1 K e^{beta E(x)} sqrt(D/Y) (1 - q^L)/(1 - q),
+/// q = eta L (1 + 2 K beta e^{beta/2}), for memories and inputs in [0, 1/sqrt(D)]^D.
+inline double drdam_divergence_bound(double eta, index steps, double c1, index memories,
+                                     double beta, double energy, index dim, index features) {
+  require_positive("eta", eta);
+  require_positive("beta", beta);
+  require_positive("C1", c1);
+  if (steps < 1 || memories < 1 || dim < 1 || features < 1)
+    throw invalid_argument(detail::message("steps ", steps, ", memories ", memories, ", dim ", dim,
+                                           " and features ", features, " must all be >= 1"));
+  const double L = double(steps);
+  const double q = eta * L * (1 + 2 * double(memories) * beta * std::exp(beta / 2));
+  const double geometric = std::abs(1 - q) < 1e-12 ? L : (1 - std::pow(q, L)) / (1 - q);
+  return 2 * eta * L * c1 * double(memories) * std::exp(beta * energy) *
+         std::sqrt(double(dim) / double(features)) * geometric;
+}
+
+/// Corollary 1's step size eta = C2 / (L (1 + 2 K beta e^{beta/2})), C2 < 1.
+inline double drdam_corollary_step(double c2, index steps, index memories, double beta) {
+  if (!(c2 > 0 && c2 < 1))
+    throw invalid_argument(detail::message("C2 is ", c2, "; it must lie in (0, 1)"));
+  require_positive("beta", beta);
+  return c2 / (double(steps) * (1 + 2 * double(memories) * beta * std::exp(beta / 2)));
+}
+
+/// Corollary 1: with that step, the divergence is at most
+/// C1 C2 e^{beta (E(x) - 1/2)} / (beta (1 - C2)) sqrt(D/Y).
+inline double drdam_corollary_bound(double c1, double c2, double beta, double energy, index dim,
+                                    index features) {
+  if (!(c2 > 0 && c2 < 1))
+    throw invalid_argument(detail::message("C2 is ", c2, "; it must lie in (0, 1)"));
+  require_positive("beta", beta);
+  require_positive("C1", c1);
+  return c1 * c2 * std::exp(beta * (energy - 0.5)) / (beta * (1 - c2)) *
+         std::sqrt(double(dim) / double(features));
+}
+
+}  // namespace engram

@@ -1,0 +1,87 @@
+// The DrDAM energy (seed 001 eqs. 9-10): the LSE energy on L2 similarity, approximated through
+// the memory tensor T = sum_mu phi(xi_mu) of a distributed memory,
+//   E(x) = -(1/beta) log( max(<T, phi(x)>, eps) ),
+//   grad E(x) = -(1/beta) J_phi(x)^T T / <T, phi(x)>   (0 where the max clips),
+// since <T, phi(x)> = sum_mu <phi(xi_mu), phi(x)> ~ sum_mu exp(-beta/2 ||x - xi_mu||^2). beta
+// belongs to the feature map. eps defaults to 1e-5, as in seed 001's code.
+#pragma once
+
+#include <cmath>
+
+#include "engram/core/error.hpp"
+#include "engram/core/types.hpp"
+#include "engram/energy/dense_energy.hpp"
+#include "engram/memory/distributed_memory.hpp"
+
+namespace engram {
+
+template <feature_map_kind Map, real_scalar Scalar>
+class drdam_energy {
+ public:
+  using scalar_type = Scalar;
+  using memory_type = distributed_memory<Map, Scalar>;
+
+  explicit drdam_energy(const memory_type& memory, Scalar eps = Scalar(1e-5)) : memory_(&memory) {
+    set_eps(eps);
+  }
+  drdam_energy(memory_type&&, Scalar = Scalar(1e-5)) = delete;
+
+  Scalar beta() const { return memory_->features().beta(); }
+  Scalar eps() const { return eps_; }
+  void set_eps(Scalar eps) {
+    require_positive("eps", eps);
+    eps_ = eps;
+  }
+  index dim() const { return memory_->dim(); }
+  const memory_type& memory() const { return *memory_; }
+
+  void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
+    require_rows("queries", queries.rows(), dim(), "the memory dimension");
+    require_columns("queries", queries.cols());
+    require_finite("queries", queries);
+    if (memory_->empty())
+      throw empty_memory("the memory holds no patterns; add() some before evaluating the energy");
+  }
+
+  vector<Scalar> value(const Eigen::Ref<const matrix<Scalar>>& queries) const {
+    validate(queries);
+    vector<Scalar> e(queries.cols());
+    evaluate(queries, e, nullptr);
+    return e;
+  }
+  matrix<Scalar> gradient(const Eigen::Ref<const matrix<Scalar>>& queries) const {
+    return value_and_gradient(queries).gradient;
+  }
+  energy_and_gradient<Scalar> value_and_gradient(
+      const Eigen::Ref<const matrix<Scalar>>& queries) const {
+    validate(queries);
+    energy_and_gradient<Scalar> out{vector<Scalar>(queries.cols()),
+                                    matrix<Scalar>(queries.rows(), queries.cols())};
+    evaluate(queries, out.value, &out.gradient);
+    return out;
+  }
+
+  void evaluate(const Eigen::Ref<const matrix<Scalar>>& queries,
+                Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient) const {
+    thread_local vector<Scalar> s;
+    s.resize(queries.cols());
+    memory_->features().project(queries, memory_->memory_tensor(), s, gradient);
+    const Scalar beta = this->beta();
+    for (index b = 0; b < queries.cols(); ++b) {
+      const bool clipped = !(s(b) > eps_);
+      energies(b) = -std::log(clipped ? eps_ : s(b)) / beta;
+      if (gradient) {
+        if (clipped)
+          gradient->col(b).setZero();
+        else
+          gradient->col(b) *= -Scalar(1) / (beta * s(b));
+      }
+    }
+  }
+
+ private:
+  const memory_type* memory_;
+  Scalar eps_{};
+};
+
+}  // namespace engram

@@ -1,0 +1,71 @@
+// The distributed memory of DrDAM (seed 001 sec. 3): every pattern is folded into one memory
+// tensor T = sum_mu phi(xi_mu) of F numbers, whatever the number of patterns. add() and
+// remove() cost O(D Y) a pattern; encoding many streams tiles of features and blocks of
+// patterns, never a K x Y block (seed 001 Algorithm 1, ProcMems).
+//
+// What remove() can and cannot check: T forgets which patterns made it, so removing a pattern
+// that was never added cannot be detected while other patterns are stored; it is detected when
+// it would take the pattern count below zero, and raises then.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+#include "engram/core/error.hpp"
+#include "engram/core/types.hpp"
+#include "engram/features/random_features.hpp"
+
+namespace engram {
+
+template <feature_map_kind Map, real_scalar Scalar>
+class distributed_memory {
+ public:
+  using scalar_type = Scalar;
+  using features_type = random_features<Map, Scalar>;
+
+  explicit distributed_memory(features_type features)
+      : features_(std::move(features)), tensor_(vector<Scalar>::Zero(features_.size())) {}
+
+  /// A memory holding the columns of `patterns` (D x K).
+  distributed_memory(features_type features, const Eigen::Ref<const matrix<Scalar>>& patterns)
+      : distributed_memory(std::move(features)) {
+    add(patterns);
+  }
+
+  index dim() const { return features_.dim(); }
+  index size() const { return count_; }  ///< patterns stored (added minus removed)
+  bool empty() const { return count_ == 0; }
+  const features_type& features() const { return features_; }
+  /// T, F numbers: the parameters of the memory (compare K x D for a dense memory).
+  const vector<Scalar>& memory_tensor() const { return tensor_; }
+
+  /// T += sum of phi over the columns of `patterns`.
+  void add(const Eigen::Ref<const matrix<Scalar>>& patterns) {
+    check(patterns, "patterns to add");
+    features_.accumulate(patterns, tensor_, Scalar(1));
+    count_ += patterns.cols();
+  }
+
+  /// T -= sum of phi over the columns of `patterns`; see the header for what can be detected.
+  void remove(const Eigen::Ref<const matrix<Scalar>>& patterns) {
+    check(patterns, "patterns to remove");
+    if (patterns.cols() > count_)
+      throw invalid_argument(detail::message("removing ", patterns.cols(),
+                                             " patterns from a memory that holds ", count_,
+                                             "; they cannot all have been added"));
+    features_.accumulate(patterns, tensor_, Scalar(-1));
+    count_ -= patterns.cols();
+  }
+
+ private:
+  void check(const Eigen::Ref<const matrix<Scalar>>& patterns, const char* name) const {
+    require_rows(name, patterns.rows(), dim(), "the memory dimension");
+    require_finite(name, patterns);
+  }
+
+  features_type features_;
+  vector<Scalar> tensor_;
+  index count_ = 0;
+};
+
+}  // namespace engram
