@@ -62,11 +62,12 @@ TEST_CASE("beta search reaches the target number of interacting patterns", "[ana
   CHECK(2 * found.radius < 2.0);
   CHECK(found.beta == 2.0 / (found.radius * found.radius));
   // 2.5 lies between the achievable means 1.8 (1 <= 2r < 2) and 3.4 (2 <= 2r < 3): the search
-  // runs to its iteration limit and closes in on the jump at 2r = 2.
+  // runs to its iteration limit and returns the closer count, 1.8, with a radius that gives it.
   const auto between = engram::interaction_beta(line, 2.5, {.max_iterations = 60});
   CHECK(between.iterations == 60);
-  CHECK((between.mean_interactions == 1.8 || between.mean_interactions == 3.4));
-  CHECK(std::abs(2 * between.radius - 2.0) < 1e-12);
+  CHECK(between.mean_interactions == 1.8);
+  CHECK(2 * between.radius >= 1.0);
+  CHECK(2 * between.radius < 2.0);
 
   CHECK_THROWS_AS(engram::interaction_beta(line, 9.5), engram::invalid_argument);
   CHECK_THROWS_AS(engram::interaction_beta(line, 0.0), engram::invalid_argument);
@@ -114,6 +115,24 @@ TEST_CASE("enumeration finds exactly the LSR minima", "[analysis][lsr][minima]")
       }
       if (radius == 0.75) CHECK(census.count() == 41);  // + 4 square centres + 16 triangles
     }
+  }
+  SECTION("a centroid that falls on a stored pattern is that pattern") {
+    Md xi(1, 3);
+    xi << 0, 1, 2;
+    engram::dense_memory<double> memory(xi);
+    // Radius 1.2: no memory is alone in its support; the pairs' midpoints 0.5 and 1.5 see only
+    // their pair; the centroid of all three is the middle memory, whose support is all three.
+    engram::lsr_energy<double> energy(memory, 2.0 / 1.44);
+    const auto census = engram::enumerate_lsr_minima(energy);
+    REQUIRE(census.count() == 3);
+    CHECK(census.emergent_count() == 2);
+    CHECK(census.retrievable_count() == 1);
+    CHECK(census.retrievable(1));
+    for (Index m = 0; m < 3; ++m)
+      if (census.supports[std::size_t(m)].size() == 3) {
+        CHECK(census.minima(0, m) == 1.0);
+        CHECK_FALSE(census.emergent(m));
+      }
   }
   SECTION("random patterns in the unit cube, against the brute force") {
     Md xi(3, 12);
@@ -177,7 +196,9 @@ TEST_CASE("descent finds the LSE minima", "[analysis][lse][minima]") {
   CHECK(blurred.count() == 1);
   CHECK(blurred.emergent_count() == 1);
   CHECK(blurred.retrievable_count() == 0);
-  CHECK((blurred.minima.col(0) - Vd::Constant(2, 0.5)).norm() < 1e-9);  // symmetry: the mean
+  // Symmetry puts the minimum at the mean; the stop at gradient norm 1e-10 with curvature ~0.9
+  // leaves it within ~1e-10 of it.
+  CHECK((blurred.minima.col(0) - Vd::Constant(2, 0.5)).norm() < 1e-9);
 }
 
 TEST_CASE("Monte Carlo support fraction", "[analysis][support]") {

@@ -77,15 +77,19 @@ beta_search_result<typename Derived::Scalar> interaction_beta(
   };
   Scalar lo = Scalar(0.5) * smallest, hi = Scalar(4) * largest, r = (lo + hi) / 2;
   double achieved = interactions(r);
+  Scalar best_r = r;
+  double best = achieved;
   int it = 0;
   while (achieved != target && it < options.max_iterations) {
     if (achieved < target) lo = r;
     if (achieved > target) hi = r;
     r = (lo + hi) / 2;
     achieved = interactions(r);
+    if (std::abs(achieved - target) < std::abs(best - target)) best = achieved, best_r = r;
     ++it;
   }
-  return {Scalar(2) / (r * r), r, achieved, it};
+  // The count is a step function of r: when no radius hits the target, the closest count seen.
+  return {Scalar(2) / (best_r * best_r), best_r, best, it};
 }
 
 }  // namespace engram

@@ -5,6 +5,9 @@
 // threshold, and a centroid is tested where it is computed, never at a rounded copy (SCIENCE.md,
 // LSR numerics). Each set is visited once, from its smallest member, as a clique of the
 // interaction graph; the count of candidate sets is bounded before any work is done.
+// One degenerate case passes the test without being a strict minimum: a memory at exactly
+// distance r from c (a tie with the support's edge), toward which the energy falls at first
+// order; it has measure zero for data in general position.
 #pragma once
 
 #include <cmath>
@@ -46,6 +49,9 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
   const matrix<Scalar>& xi = memory.patterns();
   const index k = xi.cols(), dim = xi.rows();
   const Scalar reach = 2 * energy.support_radius();  // two balls of radius r overlap
+  // Distances below this are the same point: the rounding of a mean, far below the radius.
+  const Scalar same_point =
+      std::sqrt(std::numeric_limits<Scalar>::epsilon()) * energy.support_radius();
 
   // Interaction graph, each pattern linked to the later patterns it interacts with.
   std::vector<std::vector<index>> later(static_cast<std::size_t>(k));
@@ -95,8 +101,13 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
         points.insert(points.end(), kept.col(index(i)).data(), kept.col(index(i)).data() + dim);
         values.push_back(e(index(i)));
         census.supports.push_back(s);
-        emergent.push_back(s.size() > 1);
-        if (s.size() == 1) census.retrievable(s.front()) = true;
+        // Stored or emergent is a question of position: a centroid of several memories can
+        // fall on one of them (collinear or grid patterns), and is then that stored pattern.
+        index at = -1;
+        for (index mu : s)
+          if ((xi.col(mu) - kept.col(index(i))).norm() <= same_point) at = mu;
+        emergent.push_back(at < 0);
+        if (at >= 0) census.retrievable(at) = true;
       }
     }
     pending.clear();

@@ -10,6 +10,11 @@
 // (1/gamma) log K, the only flat region left is the thin shell 2/beta <= d_min^2 <
 // 2/beta + (2/gamma) log K; a large gamma makes it thin. The energy is continuous; its gradient
 // jumps where E_LSE crosses 1/beta and on support boundaries, as LSR's does.
+// Fixed points: inside the support, exactly LSR's (centroids of their own supports). Outside
+// it, the stationary points of E_LSE with E_LSE > 1/beta: saddles between distant memories,
+// and, for a small gamma, possibly minima of E_LSE away from every memory (for instance the
+// centre of memories placed symmetrically about it). A gamma of a few times beta keeps E_LSE's
+// minima at the memories; plus the flat shell above, where the gradient is 0.
 #pragma once
 
 #include <limits>
@@ -71,12 +76,16 @@ class hybrid_energy {
                 Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient) const {
     thread_local vector<Scalar> lse_values;
     thread_local matrix<Scalar> lse_gradient;
+    thread_local Eigen::Matrix<index, Eigen::Dynamic, 1> support_sizes;
     lse_values.resize(queries.cols());
     if (gradient) lse_gradient.resize(queries.rows(), queries.cols());
-    lsr_.evaluate(queries, energies, gradient);
+    lsr_.evaluate(queries, energies, gradient, &support_sizes);
     lse_.evaluate(queries, lse_values, gradient ? &lse_gradient : nullptr);
     const Scalar threshold = Scalar(1) / lsr_.beta();  // r^2 / 2 with r the support radius
     for (index b = 0; b < queries.cols(); ++b) {
+      // On the support the term is 0 by the bound above; skipping it there keeps that exact in
+      // floating point too, where rounding of E_LSE near the support's edge could exceed 1/beta.
+      if (support_sizes(b) > 0) continue;
       const Scalar excess = lse_values(b) - threshold;
       if (excess > Scalar(0)) {
         energies(b) += weight_ * excess;

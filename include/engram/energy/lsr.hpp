@@ -91,9 +91,11 @@ class lsr_energy {
     return out;
   }
 
-  /// The hot-path entry used by retrieve(): no validation beyond debug assertions.
+  /// The hot-path entry used by retrieve(): no validation beyond debug assertions. When
+  /// `support_sizes` is not null it receives |B(x)| of each column.
   void evaluate(const Eigen::Ref<const matrix<Scalar>>& queries,
-                Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient) const {
+                Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient,
+                Eigen::Matrix<index, Eigen::Dynamic, 1>* support_sizes = nullptr) const {
     ENGRAM_ASSERT(queries.rows() == dim() && energies.size() == queries.cols());
     const index batch = queries.cols();
     support_sums& sums = sums_();
@@ -117,6 +119,7 @@ class lsr_energy {
         if (gradient) gradient->col(b).setZero();
       }
     }
+    if (support_sizes) *support_sizes = sums.count;
   }
 
   /// The mean of each column's support (seed 002 Algorithm 1's update) and the support sizes;

@@ -19,6 +19,7 @@
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
+#include "engram/kernels/epanechnikov.hpp"
 #include "engram/memory/dense_memory.hpp"
 
 namespace engram {
@@ -138,8 +139,7 @@ class support_search {
   template <class Visitor>
   static void accept(index b, index mu, const Eigen::Ref<const matrix<Scalar>>& queries,
                      const matrix<Scalar>& patterns, Scalar beta, Visitor& visit) {
-    const Scalar d2 = (queries.col(b) - patterns.col(mu)).squaredNorm();
-    const Scalar w = Scalar(1) - Scalar(0.5) * beta * d2;
+    const Scalar w = epanechnikov::weight(beta, (queries.col(b) - patterns.col(mu)).squaredNorm());
     if (w > Scalar(0)) visit(b, mu, w);
   }
 
@@ -204,8 +204,13 @@ class support_search {
     for (index b = 0; b < batch; ++b) {
       thread_local std::vector<std::pair<std::uint32_t, Scalar>> matches;
       const Scalar x_sq = queries.col(b).squaredNorm();
+      // nanoflann also prunes with incrementally updated box distances, whose rounding grows
+      // with the tree depth rather than with D; a margin 16 times the expanded-form bound
+      // (and never below 64 ulps of the radius) covers both.
       const Scalar reach =
-          radius_sq + detail::candidate_margin(dim, x_sq, idx.max_sq_norm, radius_sq);
+          radius_sq +
+          std::max(Scalar(16) * detail::candidate_margin(dim, x_sq, idx.max_sq_norm, radius_sq),
+                   Scalar(64) * std::numeric_limits<Scalar>::epsilon() * radius_sq);
       idx.tree->radiusSearch(queries.col(b).data(), reach, matches, params);
       std::sort(matches.begin(), matches.end(),
                 [](const auto& a, const auto& c) { return a.first < c.first; });
