@@ -129,6 +129,13 @@ class random_features {
     else
       generate(first, n, out);
   }
+  /// Rows [first, first + n) of omega: a view of the stored matrix when materialised, else
+  /// generated into `scratch`.
+  Eigen::Ref<const matrix<Scalar>> omega_tile(index first, index n, matrix<Scalar>& scratch) const {
+    if (options_.storage == omega_storage::materialised) return omega_.middleRows(first, n);
+    generate(first, n, scratch);
+    return scratch;
+  }
   matrix<Scalar> omega() const {
     matrix<Scalar> out;
     omega_rows(0, count_, out);
@@ -142,10 +149,10 @@ class random_features {
     check(x, "queries");
     matrix<Scalar> out(size(), x.cols());
     const row_vector<Scalar> zsq = beta_ * x.colwise().squaredNorm();
-    matrix<Scalar> w, h;
+    matrix<Scalar> scratch, h;
     for (index a0 = 0; a0 < count_; a0 += options_.tile) {
       const index n = std::min(options_.tile, count_ - a0);
-      omega_rows(a0, n, w);
+      const auto w = omega_tile(a0, n, scratch);
       h.noalias() = std::sqrt(beta_) * (w * x);
       auto first = out.middleRows(a0, n);
       if constexpr (multiplicity == 2) {
@@ -170,8 +177,8 @@ class random_features {
 #endif
     for (index k = 0; k < tiles; ++k) {  // tiles own disjoint entries of t: no race
       const index a0 = k * options_.tile, n = std::min(options_.tile, count_ - a0);
-      matrix<Scalar> w, h, first(n, 0), second(n, 0);
-      omega_rows(a0, n, w);
+      matrix<Scalar> scratch, h, first(n, 0), second(n, 0);
+      const auto w = omega_tile(a0, n, scratch);
       for (index b0 = 0; b0 < x.cols(); b0 += column_block) {
         const index bc = std::min(column_block, x.cols() - b0);
         const auto xs = x.middleCols(b0, bc);
@@ -213,8 +220,8 @@ class random_features {
       me = omp_get_thread_num();
 #endif
       const index a0 = k * options_.tile, n = std::min(options_.tile, count_ - a0);
-      matrix<Scalar> w, h, u;
-      omega_rows(a0, n, w);
+      matrix<Scalar> scratch, h, u;
+      const auto w = omega_tile(a0, n, scratch);
       h.noalias() = root_beta * (w * x);
       tile_projection(h, a0, zsq, t, s_part[std::size_t(me)], u);
       if (jt) g_part[std::size_t(me)].noalias() += root_beta * (w.transpose() * u);

@@ -58,7 +58,8 @@ struct line_chart {
 /// A few distinguishable colours for series.
 inline rgb palette(std::size_t i) {
   static const rgb colours[] = {{31, 119, 180},  {214, 39, 40}, {44, 160, 44},   {255, 127, 14},
-                                {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+                                {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
+                                {188, 189, 34},  {23, 190, 207}};
   return colours[i % (sizeof(colours) / sizeof(colours[0]))];
 }
 
@@ -92,7 +93,8 @@ class canvas {
   }
   /// Text with its top-left corner at (x, y), each font unit drawn as scale x scale pixels.
   void text(double x, double y, const std::string& s, rgb c, int scale = 2) {
-    std::vector<char> buffer(s.size() * 300 + 64);
+    // stb_easy_font emits up to ~14 quads of 64 bytes per character.
+    std::vector<char> buffer(s.size() * 1024 + 256);
     std::vector<char> str(s.begin(), s.end());
     str.push_back('\0');
     unsigned char colour[4] = {c[0], c[1], c[2], 255};

@@ -1,0 +1,162 @@
+// DrDAM throughput and memory. SinCos features (F = 2Y), float, D = 784 (Fashion-MNIST sized).
+// bm_encode: patterns folded into the memory tensor per second.
+// bm_value_and_gradient: one drdam_energy evaluation of B queries, model 4 B Y D flops (the
+//   projection omega z and the Jacobian product omega^T u), against those two plain GEMMs of
+//   the same shapes timed in the same binary (vs_gemm = GEMM time / engram time), with omega
+//   materialised or regenerated on demand.
+// Peak memory is measured, not modelled: this binary interposes malloc and friends and records
+// the high-water mark of live heap bytes during one evaluation (peak_MiB), next to the bytes
+// each policy keeps between evaluations (stored_MiB).
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+#include <engram/engram.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+}
+
+namespace {
+
+std::atomic<long long> live{0}, high{0};
+
+void note(void* p, long long sign) {
+  if (!p) return;
+  const long long now = live.fetch_add(sign * (long long)malloc_usable_size(p)) +
+                        sign * (long long)malloc_usable_size(p);
+  long long seen = high.load();
+  while (now > seen && !high.compare_exchange_weak(seen, now)) {
+  }
+}
+
+}  // namespace
+
+extern "C" {
+void* malloc(std::size_t n) {
+  void* p = __libc_malloc(n);
+  note(p, 1);
+  return p;
+}
+void* calloc(std::size_t n, std::size_t s) {
+  void* p = __libc_calloc(n, s);
+  note(p, 1);
+  return p;
+}
+void free(void* p) {
+  note(p, -1);
+  __libc_free(p);
+}
+void* realloc(void* old, std::size_t n) {
+  note(old, -1);
+  void* p = __libc_realloc(old, n);
+  note(p ? p : old, 1);
+  return p;
+}
+int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  *out = __libc_memalign(align, n);
+  note(*out, 1);
+  return *out ? 0 : 12;  // ENOMEM
+}
+void* aligned_alloc(std::size_t align, std::size_t n) {
+  void* p = __libc_memalign(align, n);
+  note(p, 1);
+  return p;
+}
+void* memalign(std::size_t align, std::size_t n) {
+  void* p = __libc_memalign(align, n);
+  note(p, 1);
+  return p;
+}
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using sincos = engram::sincos_features;
+constexpr Eigen::Index dim = 784;
+
+Eigen::MatrixXf data(Eigen::Index n, std::uint64_t stream) {
+  Eigen::MatrixXf m(dim, n);
+  engram::philox_source(3).fill_uniform(m, stream, 0.f, 1.f / 28.f);  // [0, 1/sqrt(D)]
+  return m;
+}
+
+void bm_encode(benchmark::State& state) {
+  const Eigen::Index y = state.range(0), k = 256;
+  const Eigen::MatrixXf patterns = data(k, 0);
+  const auto storage =
+      state.range(1) ? engram::omega_storage::on_demand : engram::omega_storage::materialised;
+  engram::distributed_memory<sincos, float> memory(
+      engram::random_features<sincos, float>(dim, y, 60.f, 1, {.storage = storage}));
+  for (auto _ : state) {
+    memory.add(patterns);
+    benchmark::DoNotOptimize(memory.memory_tensor().data());
+  }
+  state.counters["patterns/s"] =
+      benchmark::Counter(double(k), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(state.range(1) ? "on_demand" : "materialised");
+}
+
+void bm_value_and_gradient(benchmark::State& state) {
+  const Eigen::Index b = state.range(0), y = state.range(1);
+  const auto storage =
+      state.range(2) ? engram::omega_storage::on_demand : engram::omega_storage::materialised;
+  const Eigen::MatrixXf patterns = data(64, 0), queries = data(b, 1);
+  engram::distributed_memory<sincos, float> memory(
+      engram::random_features<sincos, float>(dim, y, 60.f, 1, {.storage = storage}), patterns);
+  engram::drdam_energy<sincos, float> energy(memory);
+  Eigen::VectorXf e(b);
+  Eigen::MatrixXf g(dim, b);
+  energy.evaluate(queries, e, &g);  // warm the thread-local buffers
+
+  // The two GEMMs of an evaluation on the same shapes, best of three.
+  const Eigen::MatrixXf omega = memory.features().omega();
+  Eigen::MatrixXf h(y, b), back(dim, b);
+  double gemm = 1e300;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = Clock::now();
+    h.noalias() = omega * queries;
+    back.noalias() = omega.transpose() * h;
+    benchmark::DoNotOptimize(back.data());
+    gemm = std::min(gemm, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+
+  high = live.load();
+  const long long before = live.load();
+  const auto t0 = Clock::now();
+  for (auto _ : state) {
+    energy.evaluate(queries, e, &g);
+    benchmark::DoNotOptimize(g.data());
+  }
+  const double per =
+      std::chrono::duration<double>(Clock::now() - t0).count() / double(state.iterations());
+  const double flops = 4.0 * double(b) * double(y) * double(dim);
+  state.counters["GFLOP/s"] = flops * 1e-9 / per;
+  state.counters["vs_gemm"] = gemm / per;
+  state.counters["peak_MiB"] = double(high.load() - before) / (1 << 20);
+  state.counters["stored_MiB"] = double(memory.features().stored_bytes()) / (1 << 20);
+  state.SetLabel(state.range(2) ? "on_demand" : "materialised");
+}
+
+}  // namespace
+
+BENCHMARK(bm_encode)
+    ->ArgNames({"Y", "on_demand"})
+    ->ArgsProduct({{4096, 32768}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(bm_value_and_gradient)
+    ->ArgNames({"B", "Y", "on_demand"})
+    ->ArgsProduct({{1, 64, 512}, {4096, 32768}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK_MAIN();
