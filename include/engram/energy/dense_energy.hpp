@@ -17,20 +17,14 @@
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
+#include "engram/energy/energy_base.hpp"
 #include "engram/kernels/kernel.hpp"
 #include "engram/memory/dense_memory.hpp"
 
 namespace engram {
 
-/// Energies and gradients of one batch; `auto [e, g] = energy.value_and_gradient(x);`.
-template <real_scalar Scalar>
-struct energy_and_gradient {
-  vector<Scalar> value;     // B energies
-  matrix<Scalar> gradient;  // D x B
-};
-
 template <exponential_kernel Kernel, scaling Scaling, real_scalar Scalar, backend Backend = cpu>
-class dense_energy {
+class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Backend>, Scalar> {
  public:
   using scalar_type = Scalar;
   using kernel_type = Kernel;
@@ -53,42 +47,13 @@ class dense_energy {
   const cpu_tiles& tiles() const { return tiles_; }
   void set_tiles(const cpu_tiles& tiles) { tiles_ = tiles; }
 
-  /// The energies of the columns of `queries` (D x B).
-  vector<Scalar> value(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    vector<Scalar> e(queries.cols());
-    evaluate(queries, e, nullptr);
-    require_finite_energies(e);
-    return e;
-  }
-
-  /// The gradients of the columns of `queries` (D x B).
-  matrix<Scalar> gradient(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    return value_and_gradient(queries).gradient;
-  }
-
-  /// Energies and gradients in one pass over the memories.
-  energy_and_gradient<Scalar> value_and_gradient(
-      const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    energy_and_gradient<Scalar> out{vector<Scalar>(queries.cols()),
-                                    matrix<Scalar>(queries.rows(), queries.cols())};
-    evaluate(queries, out.value, &out.gradient);
-    require_finite_energies(out.value);
-    return out;
-  }
-
   /// The checks of the public boundary: dimensions, finiteness, a non-empty memory.
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    require_rows("queries", queries.rows(), dim(), "the memory dimension");
-    require_columns("queries", queries.cols());
-    require_finite("queries", queries);
+    this->validate_batch(queries, dim(), memory_->empty());
     for (index b = 0; b < queries.cols(); ++b)
       if (!std::isfinite(queries.col(b).squaredNorm()))
         throw not_finite(detail::message("queries column ", b, " has a squared norm beyond the ",
                                          "range of its scalar type; rescale the data"));
-    if (memory_->empty())
-      throw empty_memory("the memory holds no patterns; add() some before evaluating the energy");
   }
 
   /// The hot-path entry used by retrieve(): no validation beyond debug assertions.
@@ -130,9 +95,8 @@ class dense_energy {
     }
   }
 
- private:
   /// Energies are -inf only when a linear-scaling sum overflows the scalar type.
-  void require_finite_energies(const vector<Scalar>& e) const {
+  void check_energies(const vector<Scalar>& e) const {
     for (index b = 0; b < e.size(); ++b)
       if (!std::isfinite(e(b)))
         throw not_finite(detail::message("the energy of query column ", b, " is ", e(b),
@@ -140,6 +104,7 @@ class dense_energy {
                                          "; lower beta or use the log scaling"));
   }
 
+ private:
   static exp_partial<Scalar>& partial_() {
     // Per-thread scratch reused across calls, so a descent loop allocates nothing per step.
     thread_local exp_partial<Scalar> partial;

@@ -10,13 +10,13 @@
 
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
-#include "engram/energy/dense_energy.hpp"
+#include "engram/energy/energy_base.hpp"
 #include "engram/memory/distributed_memory.hpp"
 
 namespace engram {
 
 template <feature_map_kind Map, real_scalar Scalar>
-class drdam_energy {
+class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
  public:
   using scalar_type = Scalar;
   using memory_type = distributed_memory<Map, Scalar>;
@@ -36,29 +36,7 @@ class drdam_energy {
   const memory_type& memory() const { return *memory_; }
 
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    require_rows("queries", queries.rows(), dim(), "the memory dimension");
-    require_columns("queries", queries.cols());
-    require_finite("queries", queries);
-    if (memory_->empty())
-      throw empty_memory("the memory holds no patterns; add() some before evaluating the energy");
-  }
-
-  vector<Scalar> value(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    vector<Scalar> e(queries.cols());
-    evaluate(queries, e, nullptr);
-    return e;
-  }
-  matrix<Scalar> gradient(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    return value_and_gradient(queries).gradient;
-  }
-  energy_and_gradient<Scalar> value_and_gradient(
-      const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    energy_and_gradient<Scalar> out{vector<Scalar>(queries.cols()),
-                                    matrix<Scalar>(queries.rows(), queries.cols())};
-    evaluate(queries, out.value, &out.gradient);
-    return out;
+    this->validate_batch(queries, dim(), memory_->empty());
   }
 
   void evaluate(const Eigen::Ref<const matrix<Scalar>>& queries,

@@ -20,13 +20,14 @@
 #include <limits>
 
 #include "engram/core/error.hpp"
+#include "engram/energy/energy_base.hpp"
 #include "engram/energy/lse.hpp"
 #include "engram/energy/lsr.hpp"
 
 namespace engram {
 
 template <real_scalar Scalar, backend Backend = cpu>
-class hybrid_energy {
+class hybrid_energy : public energy_base<hybrid_energy<Scalar, Backend>, Scalar> {
  public:
   using scalar_type = Scalar;
   using backend_type = Backend;
@@ -53,24 +54,6 @@ class hybrid_energy {
   const lse_energy<Scalar, Backend>& lse() const { return lse_; }
 
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const { lsr_.validate(queries); }
-
-  vector<Scalar> value(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    vector<Scalar> e(queries.cols());
-    evaluate(queries, e, nullptr);
-    return e;
-  }
-  matrix<Scalar> gradient(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    return value_and_gradient(queries).gradient;
-  }
-  energy_and_gradient<Scalar> value_and_gradient(
-      const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    energy_and_gradient<Scalar> out{vector<Scalar>(queries.cols()),
-                                    matrix<Scalar>(queries.rows(), queries.cols())};
-    evaluate(queries, out.value, &out.gradient);
-    return out;
-  }
 
   void evaluate(const Eigen::Ref<const matrix<Scalar>>& queries,
                 Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient) const {

@@ -16,7 +16,7 @@
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
-#include "engram/energy/dense_energy.hpp"
+#include "engram/energy/energy_base.hpp"
 #include "engram/kernels/epanechnikov.hpp"
 #include "engram/memory/dense_memory.hpp"
 #include "engram/memory/support_search.hpp"
@@ -24,7 +24,7 @@
 namespace engram {
 
 template <real_scalar Scalar, backend Backend = cpu>
-class lsr_energy {
+class lsr_energy : public energy_base<lsr_energy<Scalar, Backend>, Scalar> {
  public:
   using scalar_type = Scalar;
   using kernel_type = epanechnikov;
@@ -62,33 +62,7 @@ class lsr_energy {
   void set_support_method(support_method m) { search_.set_method(m); }
 
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    require_rows("queries", queries.rows(), dim(), "the memory dimension");
-    require_columns("queries", queries.cols());
-    require_finite("queries", queries);
-    if (memory_->empty())
-      throw empty_memory("the memory holds no patterns; add() some before evaluating the energy");
-  }
-
-  /// Energies of the columns of `queries`; +inf where eps = 0 and the support is empty.
-  vector<Scalar> value(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    vector<Scalar> e(queries.cols());
-    evaluate(queries, e, nullptr);
-    return e;
-  }
-
-  /// Gradients; a zero column where the energy is +inf (no gradient exists there).
-  matrix<Scalar> gradient(const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    return value_and_gradient(queries).gradient;
-  }
-
-  energy_and_gradient<Scalar> value_and_gradient(
-      const Eigen::Ref<const matrix<Scalar>>& queries) const {
-    validate(queries);
-    energy_and_gradient<Scalar> out{vector<Scalar>(queries.cols()),
-                                    matrix<Scalar>(queries.rows(), queries.cols())};
-    evaluate(queries, out.value, &out.gradient);
-    return out;
+    this->validate_batch(queries, dim(), memory_->empty());
   }
 
   /// The hot-path entry used by retrieve(): no validation beyond debug assertions. When
