@@ -14,12 +14,17 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace {
 
 // 2K distinct binary patterns of dimension d, scaled to {0, 1/sqrt(d)}.
 Eigen::MatrixXd binary_patterns(Eigen::Index d, Eigen::Index count, std::uint64_t seed) {
+  if (d < 62 && count > (Eigen::Index(1) << d))
+    throw engram::invalid_argument("cannot draw " + std::to_string(count) +
+                                   " distinct binary patterns of dimension " + std::to_string(d) +
+                                   "; lower --stored or raise --dims");
   const engram::philox_source rng(seed);
   Eigen::MatrixXd out(d, count);
   std::set<std::vector<bool>> seen;

@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
                   err);
     }
     std::printf("mean absolute pixel error over hidden pixels: %.4f\n", total / count);
-    if (approx) {
+    if (approx && hidden > 0) {
       double approx_total = 0, gap = 0;
       for (int b = 0; b < count; ++b) {
         approx_total += (approx->states.col(b) - images.col(b)).cwiseAbs().sum() / scale / hidden;

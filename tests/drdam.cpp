@@ -256,11 +256,16 @@ TEST_CASE("approximation bounds follow Theorem 2 and Corollary 1", "[analysis][d
   // The bound shrinks like 1/sqrt(Y).
   CHECK(std::abs(engram::drdam_divergence_bound(eta, L, 1.0, K, beta, e, D, 4 * Y) * 2 -
                  engram::drdam_divergence_bound(eta, L, 1.0, K, beta, e, D, Y)) < 1e-12);
-  const double c2 = 0.5;
+  // C2 = 0.3 so that C2 and 1 - C2 differ (0.5 would hide a swap).
+  const double c2 = 0.3;
   CHECK(std::abs(engram::drdam_corollary_step(c2, L, K, beta) -
                  c2 / (double(L) * (1 + 2 * K * beta * std::exp(beta / 2)))) < 1e-15);
   CHECK(std::abs(engram::drdam_corollary_bound(1.0, c2, beta, e, D, Y) -
-                 std::exp(beta * (e - 0.5)) / beta * std::sqrt(double(D) / Y)) < 1e-12);
+                 c2 / 0.7 * std::exp(beta * (e - 0.5)) / beta * std::sqrt(double(D) / Y)) < 1e-12);
+  // q = 1 exactly: the geometric factor is L (the limit of (1 - q^L)/(1 - q)).
+  const double unit_eta = 1.0 / (double(L) * (1 + 2 * K * beta * std::exp(beta / 2)));
+  CHECK(std::abs(engram::drdam_divergence_bound(unit_eta, L, 1.0, K, beta, e, D, Y) -
+                 2 * unit_eta * L * K * std::exp(beta * e) * std::sqrt(double(D) / Y) * L) < 1e-12);
   CHECK_THROWS_AS(engram::drdam_corollary_bound(1.0, 1.0, beta, e, D, Y), engram::invalid_argument);
   // Hamming distance of binarised states.
   Md a(4, 1), b(4, 1);
@@ -292,4 +297,87 @@ TEST_CASE("DrDAM rejects bad input", "[drdam][errors]") {
   CHECK_THROWS_AS(energy.gradient(Md::Zero(5, 1)), engram::dimension_mismatch);
   using cos_energy = engram::drdam_energy<engram::cos_features, double>;
   CHECK_THROWS_AS(cos_energy(memory, 0.0), engram::invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("batched J_phi^T W matches central differences", "[features][drdam][gradient]",
+                   engram::cos_features, engram::sincos_features, engram::exp_features,
+                   engram::exp_exp_features) {
+  const Index d = 5;
+  const engram::random_features<TestType, double> f(d, 200, 3.0, 61, {.tile = 64});
+  const Md x = uniform(62, d, 3, 0.4);
+  Md w(f.size(), 3);
+  engram::philox_source(63).fill_normal(w, 0);
+  const Md jt = f.jacobian_transpose(x, w);
+  const double h = 1e-6;
+  for (Index b = 0; b < 3; ++b)
+    for (Index i = 0; i < d; ++i) {
+      Md plus = x.col(b), minus = x.col(b);
+      plus(i) += h;
+      minus(i) -= h;
+      const double fd =
+          (w.col(b).dot(f.features(plus).col(0)) - w.col(b).dot(f.features(minus).col(0))) /
+          (2 * h);
+      // As for project(): smooth sums of 200 terms, truncation and rounding below 1e-8.
+      CHECK(std::abs(jt(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
+    }
+  CHECK_THROWS_AS(f.jacobian_transpose(x, w.topRows(3)), engram::dimension_mismatch);
+}
+
+TEST_CASE("orthogonal positive features stay unbiased", "[features][drdam]") {
+  // The exp map is odd in omega, so a sign bias of orthogonal rows would bias its kernel.
+  // Householder QR alone gives the first row of every block a non-positive first entry; the
+  // sign correction makes the blocks Haar-distributed, which the sign count below checks.
+  // Every block, the partial last one included, is orthogonal, and no row has a fixed sign.
+  const engram::random_features<engram::exp_features, double> f(4, 22, 1.0, 7,
+                                                                {.orthogonal = true});
+  const Md w = f.omega();
+  for (Index b0 = 0; b0 < 22; b0 += 4) {
+    const Index n = std::min<Index>(4, 22 - b0);
+    const Md gram = w.middleRows(b0, n) * w.middleRows(b0, n).transpose();
+    CHECK((gram - Md(gram.diagonal().asDiagonal())).cwiseAbs().maxCoeff() < 1e-12);
+  }
+  int positive_first = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed)
+    positive_first +=
+        engram::random_features<engram::exp_features, double>(4, 4, 1.0, seed, {.orthogonal = true})
+            .omega()(0, 0) > 0;
+  CHECK(positive_first > 8);  // binomial(40, 1/2): below 9 has probability 1e-4
+  CHECK(positive_first < 32);
+}
+
+TEST_CASE("DrDAM retrieves with clamped coordinates and refuses underflowing features",
+          "[energy][drdam]") {
+  const Index d = 16;
+  const double unit = 0.25;  // 1/sqrt(D)
+  Md xi = uniform(70, d, 4, 1.0);
+  xi = (xi.array() > 0.5).cast<double>() * unit;
+  using features = engram::random_features<engram::sincos_features, double>;
+  engram::distributed_memory<engram::sincos_features, double> memory(features(d, 20000, 30.0, 71),
+                                                                     xi);
+  engram::drdam_energy<engram::sincos_features, double> energy(memory);
+  engram::mask visible = engram::mask::Constant(d, 1, false);
+  visible.topRows(10).setConstant(true);
+  Md queries = xi;
+  queries.bottomRows(6).setZero();
+  const auto r = engram::retrieve(energy, queries, engram::gradient_descent<double>{.step = 0.1},
+                                  engram::stop::after(300), {.clamp = visible});
+  CHECK(r.states.topRows(10) == queries.topRows(10));  // clamped pixels never move
+  CHECK(engram::binarised_hamming(r.states, xi) < 0.05);
+
+  // Positive features would underflow to 0 at beta ||x||^2 = 400 in double: refused, naming it.
+  using positive = engram::random_features<engram::exp_features, double>;
+  engram::distributed_memory<engram::exp_features, double> far(positive(2, 100, 100.0, 72));
+  try {
+    far.add(Md::Constant(2, 1, std::sqrt(2.0)));
+    FAIL("no exception");
+  } catch (const engram::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("beta ||x||^2 = 400") != std::string::npos);
+  }
+  CHECK_THROWS_AS(positive(2, 100, -1.0, 72), engram::invalid_argument);
+  engram::distributed_memory<engram::sincos_features, double> small(features(d, 10, 1.0, 73), xi);
+  CHECK_THROWS_AS(small.remove(Md::Zero(d - 1, 1)), engram::dimension_mismatch);
+  Md bad = xi.leftCols(1);
+  bad(0, 0) = std::nan("");
+  CHECK_THROWS_AS(small.remove(bad), engram::not_finite);
+  CHECK(small.size() == 4);
 }

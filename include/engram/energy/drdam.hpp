@@ -37,6 +37,7 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
 
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
     this->validate_batch(queries, dim(), memory_->empty());
+    memory_->features().check(queries, "queries");
   }
 
   void evaluate(const Eigen::Ref<const matrix<Scalar>>& queries,

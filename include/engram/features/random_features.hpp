@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numbers>
 #include <vector>
 
@@ -169,7 +170,10 @@ class random_features {
   /// columns so that no F x B block is formed.
   void accumulate(const Eigen::Ref<const matrix<Scalar>>& x, Eigen::Ref<vector<Scalar>> t,
                   Scalar sign = 1) const {
-    ENGRAM_ASSERT(t.size() == size() && x.rows() == dim_);
+    check(x, "patterns");
+    if (t.size() != size())
+      throw dimension_mismatch(detail::message("the memory tensor has ", t.size(),
+                                               " entries, the feature map F = ", size()));
     const index tiles = (count_ + options_.tile - 1) / options_.tile;
     constexpr index column_block = 256;
 #if defined(_OPENMP)
@@ -197,7 +201,11 @@ class random_features {
   /// J_phi(x_b)^T t (D x B). Two GEMMs per tile of omega: 4 B Y D flops.
   void project(const Eigen::Ref<const matrix<Scalar>>& x, const vector<Scalar>& t,
                Eigen::Ref<vector<Scalar>> s, matrix<Scalar>* jt) const {
-    ENGRAM_ASSERT(t.size() == size() && x.rows() == dim_ && s.size() == x.cols());
+    require_rows("queries", x.rows(), dim_, "the feature map's input dimension");
+    if (t.size() != size() || s.size() != x.cols())
+      throw dimension_mismatch(detail::message("project() got a tensor of ", t.size(),
+                                               " entries (F = ", size(), ") and ", s.size(),
+                                               " outputs for ", x.cols(), " queries"));
     const index batch = x.cols(), tiles = (count_ + options_.tile - 1) / options_.tile;
     const row_vector<Scalar> zsq = beta_ * x.colwise().squaredNorm();
     const Scalar root_beta = std::sqrt(beta_);
@@ -240,11 +248,72 @@ class random_features {
  private:
   static constexpr std::uint64_t omega_stream = 0, norm_stream = 1, bias_stream = 2;
 
+ public:
+  /// The batched Jacobian-transpose product: column b is J_phi(x_b)^T w_b for the columns w_b
+  /// of `w` (F x B). Two GEMMs per tile of omega, like project(), which is the case of one
+  /// shared w = T.
+  matrix<Scalar> jacobian_transpose(const Eigen::Ref<const matrix<Scalar>>& x,
+                                    const Eigen::Ref<const matrix<Scalar>>& w) const {
+    check(x, "queries");
+    if (w.rows() != size() || w.cols() != x.cols())
+      throw dimension_mismatch(detail::message("w is ", w.rows(), " x ", w.cols(),
+                                               "; it must be F x B = ", size(), " x ", x.cols()));
+    const index batch = x.cols();
+    const row_vector<Scalar> zsq = beta_ * x.colwise().squaredNorm();
+    const Scalar root_beta = std::sqrt(beta_), y = Scalar(count_);
+    matrix<Scalar> out = matrix<Scalar>::Zero(dim_, batch), scratch, h, u;
+    row_vector<Scalar> weighted = row_vector<Scalar>::Zero(batch);  // sum_a w_a phi_a(x)
+    for (index a0 = 0; a0 < count_; a0 += options_.tile) {
+      const index n = std::min(options_.tile, count_ - a0);
+      const auto om = omega_tile(a0, n, scratch);
+      h.noalias() = root_beta * (om * x);
+      const auto w1 = w.middleRows(a0, n).array();
+      if constexpr (Map::kind == feature_kind::cos) {
+        u = (-std::sqrt(2 / y)) *
+            ((h.colwise() + bias_.segment(a0, n)).array().sin() * w1).matrix();
+      } else if constexpr (Map::kind == feature_kind::sincos) {
+        const auto w2 = w.middleRows(count_ + a0, n).array();
+        u = (1 / std::sqrt(y)) * (h.array().cos() * w2 - h.array().sin() * w1).matrix();
+      } else if constexpr (Map::kind == feature_kind::exp) {
+        u = ((1 / std::sqrt(y)) * (h.rowwise() - zsq).array().exp() * w1).matrix();
+        weighted += u.colwise().sum();
+      } else {
+        const auto w2 = w.middleRows(count_ + a0, n).array();
+        const Scalar c = 1 / std::sqrt(2 * y);
+        const matrix<Scalar> plus = c * ((h.rowwise() - zsq).array().exp() * w1).matrix();
+        const matrix<Scalar> minus = c * (((-h).rowwise() - zsq).array().exp() * w2).matrix();
+        u = plus - minus;
+        weighted += plus.colwise().sum() + minus.colwise().sum();
+      }
+      out.noalias() += root_beta * (om.transpose() * u);
+    }
+    if constexpr (exponential)
+      out -= (2 * beta_) * (x.array().rowwise() * weighted.array()).matrix();
+    return out;
+  }
+
+ public:
+  /// Throws unless phi can represent every column of x: shapes, finite entries and, for the
+  /// exponential maps, beta ||x||^2 small enough that exp(h - beta ||x||^2) does not underflow
+  /// for typical h (it would turn every feature into 0 and the energy into its eps floor).
   void check(const Eigen::Ref<const matrix<Scalar>>& x, const char* name) const {
     require_rows(name, x.rows(), dim_, "the feature map's input dimension");
     require_finite(name, x);
+    if constexpr (exponential) {
+      // Half the exponent range of the smallest normal number: 354 in double, 43 in float.
+      const Scalar limit = Scalar(-0.5) * std::log(std::numeric_limits<Scalar>::min());
+      for (index b = 0; b < x.cols(); ++b) {
+        const Scalar z2 = beta_ * x.col(b).squaredNorm();
+        if (!(z2 <= limit))
+          throw invalid_argument(detail::message(
+              name, " column ", b, " has beta ||x||^2 = ", z2, ", above ", limit,
+              ": positive random features exp(h - beta ||x||^2) underflow there; move the data ",
+              "toward the origin, lower beta, or use a trigonometric map"));
+      }
+    }
   }
 
+ private:
   /// Rows [first, first + n) of omega from the Philox streams.
   void generate(index first, index n, matrix<Scalar>& out) const {
     const philox_source rng(seed_);
@@ -263,7 +332,13 @@ class random_features {
       for (index r = 0; r < dim_; ++r)
         for (index i = 0; i < dim_; ++i)
           g(r, i) = rng.normal<double>(omega_stream, std::uint64_t((b0 + r) * dim_ + i));
-      const matrix<double> q = Eigen::HouseholderQR<matrix<double>>(g).householderQ();
+      const Eigen::HouseholderQR<matrix<double>> qr(g);
+      matrix<double> q = qr.householderQ();
+      // Householder QR fixes the signs of R's diagonal, which biases the signs of Q's columns
+      // (the first is never positive in its first entry); flipping each column by sign(R_kk)
+      // makes Q Haar-distributed, which the exp map, odd in omega, needs to stay unbiased.
+      for (index k = 0; k < dim_; ++k)
+        if (qr.matrixQR()(k, k) < 0) q.col(k) = -q.col(k);
       for (index r = std::max(first, b0); r < std::min(first + n, b0 + dim_); ++r) {
         double norm2 = 0;
         for (index i = 0; i < dim_; ++i) {

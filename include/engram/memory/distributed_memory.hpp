@@ -60,7 +60,7 @@ class distributed_memory {
  private:
   void check(const Eigen::Ref<const matrix<Scalar>>& patterns, const char* name) const {
     require_rows(name, patterns.rows(), dim(), "the memory dimension");
-    require_finite(name, patterns);
+    features_.check(patterns, name);
   }
 
   features_type features_;
