@@ -1,5 +1,5 @@
 // DrDAM throughput and memory. SinCos features (F = 2Y), float, D = 784 (Fashion-MNIST sized).
-// bm_encode: patterns folded into the memory tensor per second.
+// bm_encode: patterns folded into the memory tensor per second, with the peak heap of encoding.
 // bm_value_and_gradient: one drdam_energy evaluation of B queries, model 4 B Y D flops (the
 //   projection omega z and the Jacobian product omega^T u), against those two plain GEMMs of
 //   the same shapes timed in the same binary (vs_gemm = GEMM time / engram time), with omega
@@ -96,10 +96,15 @@ void bm_encode(benchmark::State& state) {
       state.range(1) ? engram::omega_storage::on_demand : engram::omega_storage::materialised;
   engram::distributed_memory<sincos, float> memory(
       engram::random_features<sincos, float>(dim, y, 60.f, 1, {.storage = storage}));
+  memory.add(patterns);  // warm the thread pool and its buffers
+  high = live.load();
+  const long long before = live.load();
   for (auto _ : state) {
     memory.add(patterns);
     benchmark::DoNotOptimize(memory.memory_tensor().data());
   }
+  state.counters["peak_MiB"] = double(high.load() - before) / (1 << 20);
+  state.counters["stored_MiB"] = double(memory.features().stored_bytes()) / (1 << 20);
   state.counters["patterns/s"] =
       benchmark::Counter(double(k), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(state.range(1) ? "on_demand" : "materialised");
