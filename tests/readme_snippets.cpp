@@ -1,0 +1,49 @@
+// The README's shorter snippets, compiled and run here; cmake/check_readme_snippet.cmake checks
+// that the README quotes each region between the readme markers word for word (less the two
+// spaces of indentation the function bodies add).
+#include <engram/engram.hpp>
+
+#include "catch.hpp"
+
+TEST_CASE("README snippet: exact LSR retrieval", "[readme]") {
+  Eigen::MatrixXd patterns(2, 3);
+  patterns << 0, 1, 0, 0, 0, 1;
+  engram::dense_memory<double> memory(patterns);
+  const double beta = 2.0 / (0.4 * 0.4);  // radius 0.4: the basins do not meet
+  Eigen::MatrixXd queries = patterns.array() + 0.1;
+  // clang-format off
+  // readme:begin
+  engram::lsr_energy<double> lsr(memory, beta);
+  auto exact = engram::retrieve(lsr, queries, engram::centroid_iteration<double>{},
+                                engram::stop::fixed_point() || engram::stop::after(100));
+  // readme:end
+  // clang-format on
+  CHECK(exact.all_converged());
+  CHECK(exact.states == patterns);  // 0.1 * sqrt(2) from each pattern, inside its basin alone
+}
+
+TEST_CASE("README snippet: a DrDAM memory", "[readme]") {
+  const Eigen::Index dim = 16;
+  Eigen::MatrixXf patterns(dim, 4);
+  engram::philox_source(3).fill_uniform(patterns, 0, 0.f, 0.25f);
+  patterns = (patterns.array() > 0.125f).cast<float>() * 0.25f;  // binary, in {0, 1/sqrt(D)}
+  Eigen::MatrixXf queries = patterns;
+  queries.bottomRows(4).setZero();
+  engram::mask visible = engram::mask::Constant(dim, 1, true);
+  visible.bottomRows(4).setConstant(false);
+  // clang-format off
+  // readme:begin
+  using map = engram::sincos_features;                  // or cos_, exp_, exp_exp_features
+  engram::random_features<map, float> phi(dim, /*Y=*/20000, /*beta=*/60.f, /*seed=*/1,
+                                          {.orthogonal = false,
+                                           .storage = engram::omega_storage::materialised});
+  engram::distributed_memory<map, float> tensor(phi, patterns);   // add(), remove(): O(D Y) each
+  engram::drdam_energy<map, float> drdam(tensor);                 // eps = 1e-5 by default
+  auto result = engram::retrieve(drdam, queries, engram::gradient_descent<float>{.step = 0.1f},
+                                 engram::stop::after(300), {.clamp = visible});
+  // readme:end
+  // clang-format on
+  CHECK(result.states.topRows(dim - 4) == queries.topRows(dim - 4));
+  // Binarised, the completed pixels are the stored ones (4 distinct patterns at beta = 60).
+  CHECK(engram::binarised_hamming(result.states, patterns) == 0.0);
+}
