@@ -34,7 +34,7 @@ TEST_CASE("README snippet: a DrDAM memory", "[readme]") {
   // clang-format off
   // readme:begin
   using map = engram::sincos_features;                  // or cos_, exp_, exp_exp_features
-  engram::random_features<map, float> phi(dim, /*Y=*/20000, /*beta=*/60.f, /*seed=*/1,
+  engram::random_features<map, float> phi(dim, /*Y=*/20000, /*beta=*/20.f, /*seed=*/1,
                                           {.orthogonal = false,
                                            .storage = engram::omega_storage::materialised});
   engram::distributed_memory<map, float> tensor(phi, patterns);   // add(), remove(): O(D Y) each
@@ -44,6 +44,7 @@ TEST_CASE("README snippet: a DrDAM memory", "[readme]") {
   // readme:end
   // clang-format on
   CHECK(result.states.topRows(dim - 4) == queries.topRows(dim - 4));
-  // Binarised, the completed pixels are the stored ones (4 distinct patterns at beta = 60).
+  // Binarised, the completed pixels are the stored ones: at beta = 20 a pattern 2 bits away
+  // weighs exp(-10 * 2/16) = 0.29 against random-feature noise of about 1/sqrt(Y) = 0.007.
   CHECK(engram::binarised_hamming(result.states, patterns) == 0.0);
 }

@@ -319,9 +319,12 @@ class random_features {
     const philox_source rng(seed_);
     out.resize(n, dim_);
     if (!options_.orthogonal) {
-      for (index r = 0; r < n; ++r)
-        for (index i = 0; i < dim_; ++i)
-          out(r, i) = rng.normal<Scalar>(omega_stream, std::uint64_t((first + r) * dim_ + i));
+      const std::uint64_t begin = std::uint64_t(first * dim_);
+      rng.for_each_normal(omega_stream, begin, std::uint64_t((first + n) * dim_),
+                          [&](std::uint64_t e, double z) {
+                            const index k = index(e - begin);
+                            out(k / dim_, k % dim_) = static_cast<Scalar>(z);
+                          });
       return;
     }
     // Orthogonal blocks of D rows: Q of a Gaussian D x D block, each row scaled by the norm of
@@ -329,9 +332,12 @@ class random_features {
     for (index block = first / dim_; block * dim_ < first + n; ++block) {
       const index b0 = block * dim_;
       matrix<double> g(dim_, dim_);
-      for (index r = 0; r < dim_; ++r)
-        for (index i = 0; i < dim_; ++i)
-          g(r, i) = rng.normal<double>(omega_stream, std::uint64_t((b0 + r) * dim_ + i));
+      const std::uint64_t begin = std::uint64_t(b0 * dim_);
+      rng.for_each_normal(omega_stream, begin, begin + std::uint64_t(dim_ * dim_),
+                          [&](std::uint64_t e, double z) {
+                            const index k = index(e - begin);
+                            g(k / dim_, k % dim_) = z;
+                          });
       const Eigen::HouseholderQR<matrix<double>> qr(g);
       matrix<double> q = qr.householderQ();
       // Householder QR fixes the signs of R's diagonal, which biases the signs of Q's columns
@@ -341,10 +347,8 @@ class random_features {
         if (qr.matrixQR()(k, k) < 0) q.col(k) = -q.col(k);
       for (index r = std::max(first, b0); r < std::min(first + n, b0 + dim_); ++r) {
         double norm2 = 0;
-        for (index i = 0; i < dim_; ++i) {
-          const double v = rng.normal<double>(norm_stream, std::uint64_t(r * dim_ + i));
-          norm2 += v * v;
-        }
+        rng.for_each_normal(norm_stream, std::uint64_t(r * dim_), std::uint64_t((r + 1) * dim_),
+                            [&](std::uint64_t, double z) { norm2 += z * z; });
         out.row(r - first) = (std::sqrt(norm2) * q.col(r - b0)).transpose().template cast<Scalar>();
       }
     }
