@@ -9,6 +9,10 @@
 
 #include "catch.hpp"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 using Index = Eigen::Index;
 using Md = Eigen::MatrixXd;
 using Vd = Eigen::VectorXd;
@@ -284,6 +288,17 @@ TEST_CASE("KD-tree and brute-force supports agree", "[memory][support]") {
       members += sk[b].size();
     }
     CHECK(members > 300);  // the comparison is not between empty sets
+    // A small batch splits the memories across threads (1 query block, 2 memory tiles each
+    // chunk): it must find the same supports in the same order.
+#if defined(_OPENMP)
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(4);
+#endif
+    const auto small = brute.supports(queries.middleCols(200, 3));
+#if defined(_OPENMP)
+    omp_set_num_threads(saved);
+#endif
+    for (std::size_t b = 0; b < 3; ++b) CHECK(small[b] == sk[200 + b]);
     const auto [ek, gk] = kd.value_and_gradient(queries);
     const auto [eb, gb] = brute.value_and_gradient(queries);
     CHECK(ek == eb);  // same members in the same order: identical sums

@@ -154,17 +154,25 @@ class support_search {
     const index dim = patterns.rows(), count = patterns.cols(), batch = queries.cols();
     const Scalar radius_sq = Scalar(2) / beta;
     constexpr index qt = 64, mt = 512;
-    const index blocks = (batch + qt - 1) / qt;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1)
-#endif
-    for (index blk = 0; blk < blocks; ++blk) {
+    const index blocks = (batch + qt - 1) / qt, memory_tiles = (count + mt - 1) / mt;
+    const index threads = backend_traits<cpu>::max_threads();
+    // Fewer query blocks than threads (a small batch): split the memories into chunks too.
+    // Chunks collect their members apart and are visited afterwards in chunk order, so each
+    // column still sees its members ascending and only one thread touches a column at a time.
+    const index chunks =
+        blocks >= threads ? 1 : std::min(memory_tiles, (threads + blocks - 1) / blocks);
+    const index tiles_per_chunk = (memory_tiles + chunks - 1) / chunks;
+    std::vector<std::vector<std::pair<index, index>>> found(
+        static_cast<std::size_t>(chunks > 1 ? blocks * chunks : 0));
+
+    const auto scan = [&](index blk, index c, auto&& emit) {
       const index b0 = blk * qt, bc = std::min(qt, batch - b0);
       thread_local matrix<Scalar> scores;
       scores.resize(mt, qt);
-      vector<Scalar> x_sq = queries.middleCols(b0, bc).colwise().squaredNorm().transpose();
-      for (index k0 = 0; k0 < count; k0 += mt) {
-        const index kc = std::min(mt, count - k0);
+      const vector<Scalar> x_sq = queries.middleCols(b0, bc).colwise().squaredNorm().transpose();
+      const index k_end = std::min(count, (c + 1) * tiles_per_chunk * mt);
+      for (index k0 = c * tiles_per_chunk * mt; k0 < k_end; k0 += mt) {
+        const index kc = std::min(mt, k_end - k0);
         auto s = scores.topLeftCorner(kc, bc);
         s.noalias() = patterns.middleCols(k0, kc).transpose() * queries.middleCols(b0, bc);
         for (index j = 0; j < bc; ++j)
@@ -172,9 +180,30 @@ class support_search {
             const Scalar xi_sq = Scalar(2) * half(k0 + i);
             const Scalar d2 = x_sq(j) + xi_sq - Scalar(2) * s(i, j);
             if (d2 < radius_sq + detail::candidate_margin(dim, x_sq(j), xi_sq, radius_sq))
-              accept(b0 + j, k0 + i, queries, patterns, beta, visit);
+              emit(b0 + j, k0 + i);
           }
       }
+    };
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (index task = 0; task < blocks * chunks; ++task) {
+      const index blk = task / chunks, c = task % chunks;
+      if (chunks == 1)
+        scan(blk, c, [&](index b, index mu) { accept(b, mu, queries, patterns, beta, visit); });
+      else
+        scan(blk, c, [&](index b, index mu) {
+          found[std::size_t(task)].emplace_back(b, mu);  // candidates, tested below
+        });
+    }
+    if (chunks == 1) return;
+    for (index blk = 0; blk < blocks; ++blk) {
+      // Columns in order, each column's candidates in chunk (hence index) order.
+      const index b0 = blk * qt, bc = std::min(qt, batch - b0);
+      for (index j = 0; j < bc; ++j)
+        for (index c = 0; c < chunks; ++c)
+          for (const auto& [b, mu] : found[std::size_t(blk * chunks + c)])
+            if (b == b0 + j) accept(b, mu, queries, patterns, beta, visit);
     }
   }
 
