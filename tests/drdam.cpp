@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -19,18 +20,15 @@ using Vd = Eigen::VectorXd;
 
 namespace {
 
-Md uniform(std::uint64_t seed, Index rows, Index cols, double hi) {
-  Md m(rows, cols);
-  engram::philox_source(seed).fill_uniform(m, 0, 0.0, hi);
-  return m;
-}
+using engram_test::central_difference;
+using engram_test::uniform;
 
 // Mean |<phi(x_i), phi(x_j)> - exp(-beta/2 ||x_i - x_j||^2)| over all pairs of 30 points.
 template <class Map>
 double kernel_error(Index y, std::uint64_t seed, bool orthogonal = false) {
   const Index d = 16;
   const double beta = 4.0;
-  const Md x = uniform(1000 + seed, d, 30, 1.0 / std::sqrt(double(d)));
+  const Md x = uniform(1000 + seed, d, 30, 0.0, 1.0 / std::sqrt(double(d)));
   const engram::random_features<Map, double> f(d, y, beta, seed, {.orthogonal = orthogonal});
   const Md phi = f.features(x);
   const Md approx = phi.transpose() * phi;
@@ -93,7 +91,7 @@ TEMPLATE_TEST_CASE("J_phi^T T matches central differences", "[features][drdam][g
     const engram::random_features<TestType, double> f(d, 300, beta, 17);
     Vd t(f.size());
     engram::philox_source(18).fill_normal(t, 0);
-    const Md x = uniform(19, d, 4, 1.0 / std::sqrt(double(d)));
+    const Md x = uniform(19, d, 4, 0.0, 1.0 / std::sqrt(double(d)));
     Vd s(4);
     Md jt;
     f.project(x, t, s, &jt);
@@ -102,12 +100,8 @@ TEMPLATE_TEST_CASE("J_phi^T T matches central differences", "[features][drdam][g
     const double h = 1e-6 / std::sqrt(beta);
     for (Index b = 0; b < 4; ++b)
       for (Index i = 0; i < d; ++i) {
-        Md plus = x.col(b), minus = x.col(b);
-        plus(i) += h;
-        minus(i) -= h;
-        const double fd =
-            ((f.features(plus).transpose() * t)(0) - (f.features(minus).transpose() * t)(0)) /
-            (2 * h);
+        const double fd = central_difference(
+            [&](const Md& p) { return (f.features(p).transpose() * t)(0); }, x.col(b), i, h);
         // s is a sum of 300 smooth terms of size ~|t|/sqrt(Y); second derivatives ~ beta, so
         // truncation h^2 beta^1.5 < 1e-10 and rounding 1e-16 |s| / h ~ 1e-9 at most.
         INFO("beta " << beta << " column " << b << " coordinate " << i);
@@ -117,7 +111,7 @@ TEMPLATE_TEST_CASE("J_phi^T T matches central differences", "[features][drdam][g
 }
 
 TEST_CASE("on-demand features equal materialised ones on any thread count", "[features][drdam]") {
-  const Md x = uniform(20, 10, 7, 0.3);
+  const Md x = uniform(20, 10, 7, 0.0, 0.3);
   for (bool orthogonal : {false, true}) {
     const engram::random_features<engram::exp_exp_features, double> stored(
         10, 95, 3.0, 21,
@@ -147,7 +141,7 @@ TEST_CASE("on-demand features equal materialised ones on any thread count", "[fe
 }
 
 TEST_CASE("the memory tensor is additive", "[memory][drdam]") {
-  const Md xi = uniform(30, 12, 10, 0.3);
+  const Md xi = uniform(30, 12, 10, 0.0, 0.3);
   using features = engram::random_features<engram::sincos_features, double>;
   engram::distributed_memory<engram::sincos_features, double> all(features(12, 500, 2.0, 31), xi);
   engram::distributed_memory<engram::sincos_features, double> some(features(12, 500, 2.0, 31),
@@ -176,20 +170,18 @@ TEST_CASE("the memory tensor is additive", "[memory][drdam]") {
 
 TEST_CASE("DrDAM energy gradient matches central differences", "[energy][drdam][gradient]") {
   const Index d = 8;
-  const Md xi = uniform(40, d, 6, 1.0 / std::sqrt(double(d)));
+  const Md xi = uniform(40, d, 6, 0.0, 1.0 / std::sqrt(double(d)));
   using features = engram::random_features<engram::sincos_features, double>;
   engram::distributed_memory<engram::sincos_features, double> memory(features(d, 2000, 10.0, 41),
                                                                      xi);
   engram::drdam_energy<engram::sincos_features, double> energy(memory);
-  const Md x = xi + uniform(42, d, 6, 0.05);
+  const Md x = xi + uniform(42, d, 6, 0.0, 0.05);
   const auto [e, g] = energy.value_and_gradient(x);
   const double h = 1e-6;
   for (Index b = 0; b < x.cols(); ++b)
     for (Index i = 0; i < d; ++i) {
-      Md plus = x.col(b), minus = x.col(b);
-      plus(i) += h;
-      minus(i) -= h;
-      const double fd = (energy.value(plus)(0) - energy.value(minus)(0)) / (2 * h);
+      const double fd =
+          central_difference([&](const Md& p) { return energy.value(p)(0); }, x.col(b), i, h);
       // log of a smooth positive sum: truncation h^2 beta^2 ~ 1e-10, rounding 1e-10.
       CHECK(std::abs(g(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
     }
@@ -199,13 +191,13 @@ TEST_CASE("DrDAM tracks MrDAM: errors fall with Y, fixed points agree", "[energy
   // Seed 001 sec. 4.1 at small scale: binary patterns in {0, 1/sqrt(D)}^D.
   const Index d = 32, k = 8;
   const double beta = 10.0, unit = 1.0 / std::sqrt(double(d));
-  Md xi = uniform(50, d, k, 1.0);
+  Md xi = uniform(50, d, k, 0.0, 1.0);
   xi = (xi.array() > 0.5).cast<double>() * unit;
   engram::dense_memory<double> dense(xi);
   engram::lse_energy<double> mrdam(dense, beta);
   // Queries near the memories: 10% of the bits flipped.
   Md near = xi;
-  const Md coin = uniform(51, d, k, 1.0);
+  const Md coin = uniform(51, d, k, 0.0, 1.0);
   for (Index j = 0; j < k; ++j)
     for (Index i = 0; i < d; ++i)
       if (coin(i, j) < 0.1) near(i, j) = unit - near(i, j);
@@ -304,19 +296,15 @@ TEMPLATE_TEST_CASE("batched J_phi^T W matches central differences", "[features][
                    engram::exp_exp_features) {
   const Index d = 5;
   const engram::random_features<TestType, double> f(d, 200, 3.0, 61, {.tile = 64});
-  const Md x = uniform(62, d, 3, 0.4);
+  const Md x = uniform(62, d, 3, 0.0, 0.4);
   Md w(f.size(), 3);
   engram::philox_source(63).fill_normal(w, 0);
   const Md jt = f.jacobian_transpose(x, w);
   const double h = 1e-6;
   for (Index b = 0; b < 3; ++b)
     for (Index i = 0; i < d; ++i) {
-      Md plus = x.col(b), minus = x.col(b);
-      plus(i) += h;
-      minus(i) -= h;
-      const double fd =
-          (w.col(b).dot(f.features(plus).col(0)) - w.col(b).dot(f.features(minus).col(0))) /
-          (2 * h);
+      const double fd = central_difference(
+          [&](const Md& p) { return w.col(b).dot(f.features(p).col(0)); }, x.col(b), i, h);
       // As for project(): smooth sums of 200 terms, truncation and rounding below 1e-8.
       CHECK(std::abs(jt(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
     }
@@ -349,7 +337,7 @@ TEST_CASE("DrDAM retrieves with clamped coordinates and refuses underflowing fea
           "[energy][drdam]") {
   const Index d = 16;
   const double unit = 0.25;  // 1/sqrt(D)
-  Md xi = uniform(70, d, 4, 1.0);
+  Md xi = uniform(70, d, 4, 0.0, 1.0);
   xi = (xi.array() > 0.5).cast<double>() * unit;
   using features = engram::random_features<engram::sincos_features, double>;
   engram::distributed_memory<engram::sincos_features, double> memory(features(d, 20000, 30.0, 71),

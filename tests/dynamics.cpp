@@ -8,20 +8,12 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support.hpp"
 
 using Index = Eigen::Index;
 namespace stop = engram::stop;
 
-namespace {
-
-template <class Scalar>
-engram::matrix<Scalar> uniform(std::uint64_t seed, Index rows, Index cols) {
-  engram::matrix<Scalar> m(rows, cols);
-  engram::philox_source(seed).fill_uniform(m, 0);
-  return m;
-}
-
-}  // namespace
+using engram_test::uniform;
 
 TEMPLATE_TEST_CASE("descent with a small step never raises the energy", "[dynamics][descent]",
                    float, double) {

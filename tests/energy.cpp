@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -67,12 +68,7 @@ model model_of() {
     return l2 ? model::linear_l2 : model::linear_dot;
 }
 
-Md uniform(const engram::philox_source& rng, std::uint64_t stream, Index rows, Index cols,
-           double lo = 0, double hi = 1) {
-  Md m(rows, cols);
-  rng.fill_uniform(m, stream, lo, hi);
-  return m;
-}
+using engram_test::uniform;
 
 const std::vector<double> betas = {1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4};
 
@@ -134,12 +130,8 @@ TEMPLATE_TEST_CASE("dense energy gradients match central differences", "[energy]
         const double h = 1e-3 / std::max(1.0, beta);
         for (Index b = 0; b < x.cols(); ++b)
           for (Index i = 0; i < D; ++i) {
-            Md plus = x.col(b), minus = x.col(b);
-            plus(i) += h;
-            minus(i) -= h;
-            const double fd = double(direct_energy(m, xi, plus.col(0), beta) -
-                                     direct_energy(m, xi, minus.col(0), beta)) /
-                              (2 * h);
+            const double fd = engram_test::central_difference(
+                [&](const Md& p) { return direct_energy(m, xi, p, beta); }, x.col(b), i, h);
             INFO("D " << D << " K " << K << " beta " << beta << " coordinate " << i);
             // 1e-6 covers the truncation and rounding budget above with a margin of five.
             CHECK(std::abs(g(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -19,6 +20,9 @@ using Vd = Eigen::VectorXd;
 namespace stop = engram::stop;
 
 namespace {
+
+using engram_test::central_difference;
+using engram_test::uniform;
 
 // E = -(1/beta) log(eps + sum_mu ReLU(1 - beta/2 ||x - xi_mu||^2)) in long double from explicit
 // differences; +inf when the argument of the log is 0.
@@ -38,12 +42,6 @@ long double direct_lsr(const Md& xi, const Vd& x, double beta, double eps) {
 // The smallest | ||x - xi_mu||^2 - 2/beta | over memories: how close x is to a kink.
 double boundary_gap(const Md& xi, const Vd& x, double beta) {
   return ((xi.colwise() - x).colwise().squaredNorm().array() - 2.0 / beta).abs().minCoeff();
-}
-
-Md uniform(std::uint64_t seed, Index rows, Index cols) {
-  Md m(rows, cols);
-  engram::philox_source(seed).fill_uniform(m, 0);
-  return m;
 }
 
 double min_pairwise_distance(const Md& xi) {
@@ -101,12 +99,8 @@ TEST_CASE("lsr gradient matches central differences inside the support",
           // where no derivative exists: d^2 moves by at most 2 h ||x - xi|| + h^2 < 4h there.
           if (std::isinf(e(b)) || boundary_gap(xi, x.col(b), beta) < 1e-3 / beta) continue;
           for (Index i = 0; i < D; ++i) {
-            Vd plus = x.col(b), minus = x.col(b);
-            plus(i) += h;
-            minus(i) -= h;
-            const double fd =
-                double(direct_lsr(xi, plus, beta, eps) - direct_lsr(xi, minus, beta, eps)) /
-                (2 * h);
+            const double fd = central_difference(
+                [&](const Md& p) { return direct_lsr(xi, p, beta, eps); }, x.col(b), i, h);
             // Inside a fixed support E is smooth with curvature ~ beta / (eps + sum w)^2; the
             // truncation error h^2 E''' stays below 1e-8 here, rounding (long double) far below.
             INFO("D " << D << " beta " << beta << " eps " << eps << " coordinate " << i);
@@ -376,10 +370,8 @@ TEST_CASE("the hybrid energy keeps LSR's minima and pulls from outside", "[energ
   const double h = 1e-7;
   for (Index b = 0; b < outside.cols(); ++b)
     for (Index i = 0; i < 3; ++i) {
-      Md plus = outside.col(b), minus = outside.col(b);
-      plus(i) += h;
-      minus(i) -= h;
-      const double fd = (hybrid.value(plus)(0) - hybrid.value(minus)(0)) / (2 * h);
+      const double fd =
+          central_difference([&](const Md& p) { return hybrid.value(p)(0); }, outside.col(b), i, h);
       // Energies of order 1 in double: rounding eps |E| / h ~ 1e-9, truncation h^2 ~ 1e-14.
       CHECK(std::abs(go(i, b) - fd) <= 1e-6 * (1 + std::abs(fd)));
     }
