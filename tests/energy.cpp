@@ -252,9 +252,10 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
   const Vd hr = 0.5 * right.colwise().squaredNorm().transpose();
   const Vd hall = 0.5 * xi.colwise().squaredNorm().transpose();
   engram::exp_partial<double> a, b, all;
-  engram::exp_reduce(engram::cpu{}, left, hl, -1.0, x, 7.0, true, a);
-  engram::exp_reduce(engram::cpu{}, right, hr, -1.0, x, 7.0, true, b);
-  engram::exp_reduce(engram::cpu{}, xi, hall, -1.0, x, 7.0, true, all);
+  engram::cpu_workspace<double> ws;
+  engram::exp_reduce(engram::cpu{}, left, hl, -1.0, x, 7.0, true, a, ws);
+  engram::exp_reduce(engram::cpu{}, right, hr, -1.0, x, 7.0, true, b, ws);
+  engram::exp_reduce(engram::cpu{}, xi, hall, -1.0, x, 7.0, true, all, ws);
   a.combine(b);
   CHECK((a.max - all.max).cwiseAbs().maxCoeff() == 0);
   CHECK(((a.sum - all.sum).array() / all.sum.array()).abs().maxCoeff() < 1e-14);

@@ -325,7 +325,7 @@ TEST_CASE("lsr energies reject bad input", "[energy][lsr][errors]") {
     engram::lsr_energy<double>(memory, 1.0, -0.5);
     FAIL("no exception");
   } catch (const engram::invalid_argument& e) {
-    CHECK(std::string(e.what()) == "eps is -0.5; it must be finite and at least 0");
+    CHECK(std::string(e.what()) == "dense_params.eps is -0.5; it must be finite and at least 0");
   }
   engram::lsr_energy<double> energy(memory, 1.0);
   CHECK_THROWS_AS(energy.value(Md::Zero(2, 1)), engram::dimension_mismatch);

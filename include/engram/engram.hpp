@@ -1,28 +1,38 @@
 // engram: dense associative memories (modern Hopfield networks) on Eigen.
-// The umbrella header: memories, kernels, energies and retrieval. Dataset readers and image
-// output live in <engram/io.hpp> (they need zlib and stb; link engram::io).
+// The umbrella header: memories, kernels, energies, dynamics and retrieval. Dataset readers and
+// image output live in <engram/io.hpp> (they need zlib and stb; link engram::io).
 #pragma once
 
 #include "engram/analysis.hpp"
+#include "engram/backend/cpu.hpp"
 #include "engram/core/backend.hpp"
 #include "engram/core/concepts.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/rng.hpp"
 #include "engram/core/types.hpp"
 #include "engram/dynamics/centroid_iteration.hpp"
-#include "engram/dynamics/gradient_descent.hpp"
+#include "engram/dynamics/dormand_prince.hpp"
+#include "engram/dynamics/euler.hpp"
+#include "engram/dynamics/gradient_flow.hpp"
+#include "engram/dynamics/integrate.hpp"
+#include "engram/dynamics/momentum.hpp"
 #include "engram/dynamics/retrieve.hpp"
+#include "engram/dynamics/rk4.hpp"
 #include "engram/dynamics/stop.hpp"
 #include "engram/energy/dense_energy.hpp"
 #include "engram/energy/drdam.hpp"
 #include "engram/energy/hybrid.hpp"
 #include "engram/energy/lse.hpp"
 #include "engram/energy/lsr.hpp"
+#include "engram/energy/power.hpp"
+#include "engram/energy/sum_energy.hpp"
 #include "engram/features/random_features.hpp"
 #include "engram/kernels/epanechnikov.hpp"
 #include "engram/kernels/exp_dot.hpp"
 #include "engram/kernels/gaussian.hpp"
 #include "engram/kernels/kernel.hpp"
+#include "engram/kernels/power.hpp"
+#include "engram/kernels/scaling.hpp"
 #include "engram/memory/dense_memory.hpp"
 #include "engram/memory/distributed_memory.hpp"
-#include "engram/memory/support_search.hpp"
+#include "engram/memory/radius_index.hpp"

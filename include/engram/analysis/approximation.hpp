@@ -28,8 +28,10 @@ approximation_errors mean_absolute_errors(
   const index batch = queries.cols();
   vector<Scalar> e1(batch), e2(batch);
   matrix<Scalar> g1(queries.rows(), batch), g2(queries.rows(), batch);
-  reference.evaluate(queries, e1, &g1);
-  approximation.evaluate(queries, e2, &g2);
+  auto ws1 = reference.make_workspace();
+  auto ws2 = approximation.make_workspace();
+  reference.evaluate(queries, e1, &g1, ws1);
+  approximation.evaluate(queries, e2, &g2, ws2);
   require_finite("reference energies", e1);
   require_finite("approximate energies", e2);
   return {double((e1 - e2).cwiseAbs().mean()), double((g1 - g2).colwise().norm().mean())};

@@ -71,6 +71,7 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
         " later patterns within 2r = ", reach, "), above enumeration_options.max_subsets = ",
         options.max_subsets, "; raise max_subsets, or raise beta to shrink the supports"));
 
+  auto workspace = energy.make_workspace();
   minima_census<Scalar> census;
   census.retrievable.setConstant(k, false);
   std::vector<Scalar> points, values;
@@ -84,10 +85,7 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
     if (pending.empty()) return;
     const index n = index(pending.size());
     const auto batch = centroids.leftCols(n);
-    std::vector<std::vector<index>> found(static_cast<std::size_t>(n));
-    energy.search().for_each_member(batch, energy.beta(), [&](index b, index mu, Scalar) {
-      found[std::size_t(b)].push_back(mu);
-    });
+    const std::vector<std::vector<index>> found = energy.supports(batch);
     std::vector<index> accepted;
     for (index b = 0; b < n; ++b)
       if (found[std::size_t(b)] == pending[std::size_t(b)]) accepted.push_back(b);
@@ -95,7 +93,7 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
       matrix<Scalar> kept(dim, index(accepted.size()));
       for (std::size_t i = 0; i < accepted.size(); ++i) kept.col(index(i)) = batch.col(accepted[i]);
       vector<Scalar> e(kept.cols());
-      energy.evaluate(kept, e, nullptr);
+      energy.evaluate(kept, e, nullptr, workspace);
       for (std::size_t i = 0; i < accepted.size(); ++i) {
         const auto& s = pending[std::size_t(accepted[i])];
         points.insert(points.end(), kept.col(index(i)).data(), kept.col(index(i)).data() + dim);

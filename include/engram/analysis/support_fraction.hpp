@@ -38,13 +38,14 @@ double finite_energy_fraction(const Energy& energy, double lo, double hi,
   index finite = 0;
   matrix<Scalar> x;
   vector<Scalar> e;
+  auto workspace = energy.make_workspace();
   for (index done = 0; done < options.samples; done += options.batch) {
     const index n = std::min(options.batch, options.samples - done);
     x.resize(dim, n);
     e.resize(n);
     rng.fill_uniform(x, 0, Scalar(lo), Scalar(hi), std::uint64_t(done * dim));
     if (done == 0) energy.validate(x);
-    energy.evaluate(x, e, nullptr);
+    energy.evaluate(x, e, nullptr, workspace);
     finite += e.array().isFinite().count();
   }
   return double(finite) / double(options.samples);

@@ -1,45 +1,32 @@
-// The backend trait: where the arithmetic of an energy happens. A backend is a tag type;
-// backend_traits<Backend> says how it stores matrices and how many threads it may use.
-// The cpu backend is Eigen with OpenMP; its primitives live in engram/backend/cpu.hpp.
+// The backend trait: where the arithmetic happens. A backend is a tag type; backend_traits<B>
+// says how it stores matrices, which tile policy its primitives take and which workspace they
+// use. The heavy primitives are free functions found by the tag (reduce, radius_candidates,
+// the state algebra): engram/backend/cpu.hpp holds the cpu ones, Eigen with OpenMP.
 #pragma once
 
 #include <concepts>
 
 #include "engram/core/types.hpp"
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 namespace engram {
 
-/// Eigen on the host, parallel over query blocks with OpenMP when it is enabled.
+/// Eigen on the host, parallel with OpenMP when it is enabled.
 struct cpu {};
 
 template <class Backend>
 struct backend_traits;
 
-template <>
-struct backend_traits<cpu> {
-  static constexpr const char* name = "cpu";
-  /// States and memories are ordinary host Eigen matrices.
-  template <class Scalar>
-  using matrix_type = matrix<Scalar>;
-  static constexpr bool host_accessible = true;
-
-  static int max_threads() {
-#if defined(_OPENMP)
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-  }
-};
-
 template <class Backend>
 concept backend = requires {
   { backend_traits<Backend>::name } -> std::convertible_to<const char*>;
   { backend_traits<Backend>::host_accessible } -> std::convertible_to<bool>;
+  typename backend_traits<Backend>::tile_policy;
 };
+
+/// The scratch a backend's primitives use (backend_traits<B>::workspace<Scalar>) for one
+/// evaluation: grown on demand, released with its owner, never shared between two evaluations
+/// running at once.
+template <class Backend, class Scalar>
+using backend_workspace = typename backend_traits<Backend>::template workspace<Scalar>;
 
 }  // namespace engram

@@ -1,25 +1,81 @@
-// The concepts that let retrieve() meet energies, integrators and stop rules without including
-// them: an energy evaluates batches, an integrator moves states along a vector field, a stop
-// rule judges one column at a time. All are checked at compile time; nothing is virtual.
+// The concepts that let integrate() meet energies, vector fields, steppers and stop rules
+// without including them: an energy evaluates batches, a vector field gives dX/dt (and maybe a
+// Lyapunov energy), a stepper moves states along a field, a stop rule judges one column at a
+// time. All are checked at compile time; nothing is virtual.
 #pragma once
 
 #include <concepts>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "engram/core/types.hpp"
 
 namespace engram {
 
-/// An energy over D-dimensional states: `evaluate(X, e, &g)` writes the B energies of the
-/// columns of X (D x B) and, when g is not null, their gradients; `validate(X)` throws an
-/// engram::error for a batch the energy cannot take.
+/// An energy over D-dimensional states: `evaluate(X, e, &g, workspace)` writes the B energies of
+/// the columns of X (D x B) and, when g is not null, their gradients, using scratch from a
+/// workspace made by `make_workspace()`; `validate(X)` throws an engram::error for a batch the
+/// energy cannot take.
 template <class E>
 concept energy_function = real_scalar<typename E::scalar_type> &&
     requires(const E& e, const matrix<typename E::scalar_type>& x,
-             vector<typename E::scalar_type>& values, matrix<typename E::scalar_type>* g) {
+             vector<typename E::scalar_type>& values, matrix<typename E::scalar_type>* g,
+             typename E::workspace_type& ws) {
   { e.dim() } -> std::convertible_to<index>;
+  { e.make_workspace() } -> std::same_as<typename E::workspace_type>;
   e.validate(x);
-  e.evaluate(x, values, g);
+  e.evaluate(x, values, g, ws);
+};
+
+/// A vector field on D x n batches of states: `field(X, dXdt)` writes dX/dt for every column.
+/// It may keep per-column state (a clamp mask), compacted with `compact(keep)` when columns stop.
+template <class F>
+concept vector_field = requires {
+  typename F::scalar_type;
+}
+&&(std::is_same_v<typename F::scalar_type, float> ||
+   std::is_same_v<typename F::scalar_type,
+                  double>)&&requires(F& f, const matrix<typename F::scalar_type>& x,
+                                     matrix<typename F::scalar_type>& dxdt) {
+  { f.dim() } -> std::convertible_to<index>;
+  f(x, dxdt);
+};
+
+/// A vector field with a Lyapunov energy, non-increasing along its trajectories:
+/// `field(X, dXdt, e)` writes both in one pass (the gradient flow of an energy).
+template <class F>
+concept lyapunov_field = vector_field<F> &&
+    requires(F& f, const matrix<typename F::scalar_type>& x, matrix<typename F::scalar_type>& dxdt,
+             vector<typename F::scalar_type>& e) {
+  f(x, dxdt, e);
+};
+
+/// An energy that may be +infinity at legitimate states (LSR with eps = 0 outside every
+/// support) says so with `static constexpr bool reports_unsupported = true`; integrate() then
+/// stops such columns and reports them instead of calling them diverged.
+template <class E>
+inline constexpr bool reports_unsupported_v = requires {
+  requires E::reports_unsupported;
+};
+
+/// One stepper, its per-column state made by `make_state(field, X)`: `do_step(field, state, X,
+/// dXdt, e)` advances X in place, given dXdt (and e, for a Lyapunov field) at X, and leaves them
+/// evaluated at the new X; `state.compact(keep)` follows the working set.
+template <class S, class F>
+concept stepper_for = vector_field<F> &&
+    requires(const S& s, F& f, const matrix<typename F::scalar_type>& x0) {
+  s.validate();
+  s.make_state(f, x0);
+} && requires(const S& s, F& f,
+              decltype(std::declval<const S&>().make_state(
+                  std::declval<F&>(),
+                  std::declval<const matrix<typename F::scalar_type>&>()))& state,
+              matrix<typename F::scalar_type>& x, matrix<typename F::scalar_type>& dxdt,
+              vector<typename F::scalar_type>& e, const std::vector<index>& keep) {
+  s.do_step(f, state, x, dxdt, e);
+  state.compact(keep);
 };
 
 /// Where a column stands after a stop rule has looked at it.
@@ -29,47 +85,19 @@ enum class stop_status : std::uint8_t {
   halted,     ///< a limit was reached without convergence
 };
 
-/// An energy that may be +infinity at legitimate states (LSR with eps = 0 outside every
-/// support) says so with `static constexpr bool reports_unsupported = true`; retrieve() then
-/// stops such columns and reports them instead of raising not_finite.
-template <class E>
-inline constexpr bool reports_unsupported_v = requires {
-  requires E::reports_unsupported;
-};
-
 /// What a stop rule sees of one column after `step` steps.
 struct column_state {
   index step;              ///< steps taken so far
-  double energy;           ///< E(x_t)
+  double energy;           ///< E(x_t); NaN for a field without a Lyapunov energy
   double previous_energy;  ///< E(x_{t-1}); meaningless when step == 0
-  double gradient_norm;    ///< ||grad E(x_t)|| with clamped coordinates zeroed
-  double state_change;     ///< ||x_t - x_{t-1}||; +infinity when step == 0
+  double gradient_norm;  ///< ||dx/dt|| (||grad E|| for a gradient flow, clamped coordinates zeroed)
+  double state_change;   ///< ||x_t - x_{t-1}||; +infinity when step == 0
 };
 
 template <class S>
 concept stop_rule = requires(const S& s, const column_state& c) {
   { s.check(c) } -> std::same_as<stop_status>;
   s.validate();
-};
-
-/// A first-order system the integrators step: `evaluate(X, e, g)` gives energies and the
-/// gradient whose negative is the vector field (clamped coordinates already zeroed).
-template <class S>
-concept gradient_system = requires(S& s, const matrix<typename S::scalar_type>& x,
-                                   vector<typename S::scalar_type>& e,
-                                   matrix<typename S::scalar_type>& g) {
-  s.evaluate(x, e, g);
-};
-
-/// One step of a dynamics: `do_step(system, X, e, g)` moves X in place, given the energies e
-/// and (masked) gradient g already evaluated at X.
-template <class I, class System>
-concept integrator_for = gradient_system<System> &&
-    requires(const I& i, System& s, matrix<typename System::scalar_type>& x,
-             const vector<typename System::scalar_type>& e,
-             const matrix<typename System::scalar_type>& g) {
-  i.do_step(s, x, e, g);
-  i.validate();
 };
 
 }  // namespace engram

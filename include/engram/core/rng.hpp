@@ -73,9 +73,6 @@ class philox_source {
                     std::uint64_t offset = 0) const {
     using Scalar = typename Derived::Scalar;
     const index rows = m.rows(), size = m.size();
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (size > 16384)
-#endif
     for (index k = 0; k < size; ++k)
       m(k % rows, k / rows) = lo + (hi - lo) * uniform<Scalar>(stream, offset + std::uint64_t(k));
   }
@@ -88,9 +85,6 @@ class philox_source {
     const index rows = m.rows(), size = m.size();
     constexpr index chunk = 4096;  // even, so chunks start on whole pairs relative to offset
     const index chunks = (size + chunk - 1) / chunk;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) if (size > 16384)
-#endif
     for (index c = 0; c < chunks; ++c) {
       const std::uint64_t begin = offset + std::uint64_t(c * chunk);
       const std::uint64_t end = offset + std::uint64_t(std::min(size, (c + 1) * chunk));

@@ -11,6 +11,13 @@
 
 namespace engram::stop {
 
+/// A rule is bounded when it halts every column after finitely many steps: after(n), and any
+/// combination that cannot outlast one (integrate() refuses unbounded rules at compile time).
+template <class S>
+inline constexpr bool bounded_v = requires {
+  requires S::bounded;
+};
+
 /// Converged once |E(x_t) - E(x_{t-1})| < eps (needs at least one step).
 struct energy_change_rule {
   double eps;
@@ -50,6 +57,7 @@ struct fixed_point_rule {
 
 /// Halted once `steps` steps have been taken.
 struct after_rule {
+  static constexpr bool bounded = true;
   index steps;
   void validate() const {
     if (steps < 0)
@@ -62,6 +70,7 @@ struct after_rule {
 
 template <stop_rule A, stop_rule B>
 struct any_of {
+  static constexpr bool bounded = bounded_v<A> || bounded_v<B>;
   A a;
   B b;
   void validate() const { a.validate(), b.validate(); }
@@ -75,6 +84,7 @@ struct any_of {
 
 template <stop_rule A, stop_rule B>
 struct all_of {
+  static constexpr bool bounded = bounded_v<A> && bounded_v<B>;
   A a;
   B b;
   void validate() const { a.validate(), b.validate(); }

@@ -1,51 +1,102 @@
-// Dense associative memory energies E(x) = -Q( sum_mu k(xi_mu, x) ) + R(x) over a dense memory
-// (seed 001 eq. 3, seed 002 eq. 1) for exponential kernels, with log or linear scaling Q:
-//   log:    E = -(1/beta) log sum_mu exp(beta (<xi_mu, x> + c_mu)) + 1/2 ||x||^2,
-//           grad E = x - sum_mu p_mu xi_mu, p = softmax_mu(beta (<xi_mu, x> + c_mu));
-//   linear: E = -(1/beta) sum_mu w_mu + R(x), w_mu = exp(beta (<xi_mu, x> + c_mu - q(x))),
-//           grad E = -sum_mu w_mu (xi_mu - grad q) + grad R,
-// with c, q, R fixed by the kernel's similarity (engram/kernels/kernel.hpp). Sums over memories
-// stream through exp_partial, stable for beta from 1e-3 to 1e4 in float and double.
+// Dense associative memory energies E(x) = -Q( eps + sum_mu k(xi_mu, x) ) + R(x) over a dense
+// memory (seed 001 eq. 3, seed 002 eq. 1), for any kernel k and scaling Q. The kernel's family
+// picks the backend reduction; the energy only finishes each column from the partial state:
+//   exponential: L = log sum_mu k = m + log s - beta q(x) from exp_partial (max m, sum s,
+//                weighted v), E = -Q(e^L) + R, grad E = -Q'(S) beta e^(m - beta q) (v - s x)
+//                for l2 similarity, -Q'(S) beta e^m v + x for dot (R = 1/2 ||x||^2);
+//   compact:     S = eps + sum_B w_mu, grad E = -Q'(S) 2 (x sum_B w'_mu - sum_B w'_mu xi_mu)
+//                over the support B(x) (w' = dw/d(d^2)); +inf energy on an empty support
+//                with eps = 0 and the log scaling, reported by retrieve();
+//   additive:    S = eps + sum_mu F(s_mu), grad E = -Q'(S) sum_mu F'(s_mu) dS/dx.
+// Sums over memories stream through the backend, stable for beta from 1e-3 to 1e4.
 #pragma once
 
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "engram/backend/cpu.hpp"
 #include "engram/backend/exp_partial.hpp"
+#include "engram/backend/sum_partial.hpp"
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
+#include "engram/energy/dense_finish.hpp"
+#include "engram/energy/dense_params.hpp"
 #include "engram/energy/energy_base.hpp"
 #include "engram/kernels/kernel.hpp"
+#include "engram/kernels/scaling.hpp"
 #include "engram/memory/dense_memory.hpp"
+#include "engram/memory/radius_index.hpp"
 
 namespace engram {
 
-template <exponential_kernel Kernel, scaling Scaling, real_scalar Scalar, backend Backend = cpu>
+template <kernel_function Kernel, scaling Scaling, real_scalar Scalar, backend Backend = cpu>
 class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Backend>, Scalar> {
+  static constexpr bool compact = compact_kernel<Kernel>;
+  // Kernels whose weight slope is one constant (Epanechnikov) sum plain patterns, so a support
+  // of one memory yields that memory bit for bit and centroids are exact means.
+  static constexpr bool uniform_slope = requires { requires Kernel::uniform_slope; };
+  using partial_type =
+      std::conditional_t<exponential_kernel<Kernel>, exp_partial<Scalar>, sum_partial<Scalar>>;
+
  public:
   using scalar_type = Scalar;
   using kernel_type = Kernel;
   using scaling_type = Scaling;
   using backend_type = Backend;
+  using params_type = dense_params<Scalar>;
   using memory_type = dense_memory<Scalar>;
+  using tile_policy = typename backend_traits<Backend>::tile_policy;
+  /// An empty support under the log scaling with eps = 0 has energy +inf: retrieve() reports it.
+  static constexpr bool reports_unsupported = compact;
+
+  /// What one evaluation needs besides its inputs; owned by whoever loops.
+  struct workspace_type {
+    explicit workspace_type(index dim = 0) : dim(dim) {}
+    index dim;
+    partial_type partial;
+    backend_workspace<Backend, Scalar> backend;
+    void release() { *this = workspace_type(dim); }
+  };
 
   /// An energy over `memory` (held by reference: it must outlive the energy, and patterns
-  /// added or removed later are seen) at inverse temperature `beta` > 0.
-  dense_energy(const memory_type& memory, Scalar beta) : memory_(&memory) { set_beta(beta); }
-  dense_energy(memory_type&&, Scalar) = delete;
-
-  Scalar beta() const { return beta_; }  // inverse temperature
-  void set_beta(Scalar beta) {
-    require_positive("beta", beta);
-    beta_ = beta;
+  /// added or removed later are seen).
+  dense_energy(const memory_type& memory, const params_type& params,
+               support_method method = support_method::automatic)
+      : memory_(&memory), index_(memory, method) {
+    set_params(params);
   }
+  /// Sugar: dense_energy(memory, beta, eps).
+  dense_energy(const memory_type& memory, Scalar beta, Scalar eps = 0,
+               support_method method = support_method::automatic)
+      : dense_energy(memory, params_type{.beta = beta, .eps = eps}, method) {}
+  dense_energy(memory_type&&, const params_type&,
+               support_method = support_method::automatic) = delete;
+  dense_energy(memory_type&&, Scalar, Scalar = 0,
+               support_method = support_method::automatic) = delete;
+
+  const params_type& params() const { return params_; }
+  void set_params(const params_type& params) {
+    params.validate();
+    params_ = params;
+  }
+  Scalar beta() const { return params_.beta; }  // inverse temperature
+  void set_beta(Scalar beta) { set_params({.beta = beta, .eps = params_.eps}); }
+  Scalar eps() const { return params_.eps; }
+  void set_eps(Scalar eps) { set_params({.beta = params_.beta, .eps = eps}); }
   const memory_type& memory() const { return *memory_; }
   index dim() const { return memory_->dim(); }
-  const cpu_tiles& tiles() const { return tiles_; }
-  void set_tiles(const cpu_tiles& tiles) { tiles_ = tiles; }
+  const tile_policy& tiles() const { return tiles_; }
+  void set_tiles(const tile_policy& tiles) { tiles_ = tiles; }
+  workspace_type make_workspace() const { return workspace_type(dim()); }
+
+  /// The radius index that finds supports (compact kernels).
+  const radius_index<Scalar, Backend>& search() const requires compact { return index_; }
+  void set_support_method(support_method m) requires compact { index_.set_method(m); }
+  /// The radius of each memory's support ball (compact kernels).
+  Scalar support_radius() const requires compact { return Kernel::support_radius(beta()); }
 
   /// The checks of the public boundary: dimensions, finiteness, a non-empty memory.
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
@@ -56,64 +107,112 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
                                          "range of its scalar type; rescale the data"));
   }
 
-  /// The hot-path entry used by retrieve(): no validation beyond debug assertions.
-  /// `energies` must have B entries; `gradient`, when not null, must be D x B.
+  /// The hot path: no validation beyond debug assertions. `energies` has B entries;
+  /// `gradient`, when not null, is D x B.
   void evaluate(const Eigen::Ref<const matrix<Scalar>>& queries,
-                Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient) const {
+                Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient,
+                workspace_type& ws) const {
     ENGRAM_ASSERT(queries.rows() == dim() && energies.size() == queries.cols());
-    ENGRAM_ASSERT(!memory_->empty());
-    constexpr bool l2 = Kernel::similarity == similarity_kind::l2;
-    const bool with_gradient = gradient != nullptr;
-    exp_reduce(Backend{}, memory_->patterns(), memory_->half_squared_norms(),
-               l2 ? Scalar(-1) : Scalar(0), queries, beta_, with_gradient, partial_(), tiles_);
-    const exp_partial<Scalar>& p = partial_();
-    const index batch = queries.cols();
-    for (index b = 0; b < batch; ++b) {
-      const Scalar half_sq = Scalar(0.5) * queries.col(b).squaredNorm();
-      if constexpr (std::is_same_v<Scaling, log_scaling>) {
-        energies(b) = -(p.max(b) + std::log(p.sum(b))) / beta_ + half_sq;
-        if (with_gradient) gradient->col(b) = queries.col(b) - p.weighted.col(b) / p.sum(b);
-      } else {
-        // sum_mu w_mu = exp(m - beta q) s; for l2 kernels the exponent is -beta/2 d^2 <= 0.
-        const Scalar q = l2 ? half_sq : Scalar(0);
-        const Scalar scale = std::exp(p.max(b) - beta_ * q);
-        const Scalar total = scale * p.sum(b);
-        if (!std::isfinite(total)) {
-          // sum_mu w_mu overflows: the energy is -inf; the public boundary reports it.
-          energies(b) = -std::numeric_limits<Scalar>::infinity();
-          if (with_gradient) gradient->col(b).setZero();
-          continue;
-        }
-        energies(b) = -total / beta_ + (l2 ? Scalar(0) : half_sq);
-        if (with_gradient) {
-          if constexpr (l2)
-            gradient->col(b) = total * queries.col(b) - scale * p.weighted.col(b);
-          else
-            gradient->col(b) = queries.col(b) - scale * p.weighted.col(b);
-        }
-      }
-    }
+    ENGRAM_ASSERT(ws.dim == dim() && !memory_->empty());
+    reduce(queries, gradient != nullptr, ws);
+    if constexpr (exponential_kernel<Kernel>)
+      finish_exponential<Kernel, Scaling>(ws.partial, queries, beta(), eps(), energies, gradient);
+    else if constexpr (compact)
+      finish_compact<Scaling, uniform_slope>(ws.partial, queries, beta(), eps(), energies,
+                                             gradient);
+    else
+      finish_additive<Kernel, Scaling>(ws.partial, queries, beta(), eps(), energies, gradient);
   }
 
-  /// Energies are -inf only when a linear-scaling sum overflows the scalar type.
+  /// Energies are -inf only when a linear or identity sum overflows the scalar type.
   void check_energies(const vector<Scalar>& e) const {
     for (index b = 0; b < e.size(); ++b)
-      if (!std::isfinite(e(b)))
+      if (e(b) == -std::numeric_limits<Scalar>::infinity() || std::isnan(e(b)))
         throw not_finite(detail::message("the energy of query column ", b, " is ", e(b),
-                                         ": the sum over memories overflows at beta = ", beta_,
+                                         ": the sum over memories overflows at beta = ", beta(),
                                          "; lower beta or use the log scaling"));
   }
 
+  /// The fixed-point map of a compact energy: x <- sum_B w'_mu xi_mu / sum_B w'_mu, where
+  /// grad E vanishes (for Epanechnikov the mean of the support, seed 002 Algorithm 1). `counts`
+  /// gets |B(x)|; a column with an empty support leaves its `out` column unspecified.
+  void fixed_point_map(const Eigen::Ref<const matrix<Scalar>>& queries, matrix<Scalar>& out,
+                       Eigen::Matrix<index, Eigen::Dynamic, 1>& counts,
+                       workspace_type& ws) const requires compact {
+    reduce(queries, true, ws);
+    const sum_partial<Scalar>& p = ws.partial;
+    counts = p.count;
+    out.resize(queries.rows(), queries.cols());
+    for (index b = 0; b < queries.cols(); ++b) {
+      if (p.count(b) == 0) continue;
+      if constexpr (uniform_slope)
+        out.col(b) = p.weighted.col(b) / Scalar(p.count(b));  // exact for a single memory
+      else
+        out.col(b) = p.weighted.col(b) / p.slope(b);
+    }
+  }
+
+  /// B(x) for each column, ascending (compact kernels).
+  std::vector<std::vector<index>> supports(
+      const Eigen::Ref<const matrix<Scalar>>& queries) const requires compact {
+    validate(queries);
+    std::vector<std::vector<index>> out(std::size_t(queries.cols()));
+    workspace_type ws = make_workspace();
+    const Scalar beta = this->beta();
+    index_.for_each_candidate(
+        queries, Scalar(2) * support_radius() * support_radius(),
+        [&](index b, index mu, Scalar d2) {
+          if (Kernel::weight(beta, d2) > Scalar(0)) out[std::size_t(b)].push_back(mu);
+        },
+        ws.backend);
+    return out;
+  }
+
  private:
-  static exp_partial<Scalar>& partial_() {
-    // Per-thread scratch reused across calls, so a descent loop allocates nothing per step.
-    thread_local exp_partial<Scalar> partial;
-    return partial;
+  void reduce(const Eigen::Ref<const matrix<Scalar>>& queries, bool with_gradient,
+              workspace_type& ws) const {
+    const matrix<Scalar>& patterns = memory_->patterns();
+    const vector<Scalar>& half = memory_->half_squared_norms();
+    const Scalar beta = this->beta();
+    if constexpr (exponential_kernel<Kernel>) {
+      constexpr bool l2 = Kernel::similarity == similarity_kind::l2;
+      exp_reduce(Backend{}, patterns, half, l2 ? Scalar(-1) : Scalar(0), queries, beta,
+                 with_gradient, ws.partial, ws.backend, tiles_);
+    } else if constexpr (compact) {
+      sum_partial<Scalar>& p = ws.partial;
+      p.reset(dim(), queries.cols(), with_gradient);
+      const Scalar r = support_radius();
+      // The radius index hands over exact squared distances; membership is w > 0 (strict).
+      index_.for_each_candidate(
+          queries, r * r,
+          [&](index b, index mu, Scalar d2) {
+            const Scalar w = Kernel::weight(beta, d2);
+            if (!(w > Scalar(0))) return;
+            const Scalar slope = Kernel::weight_slope(beta, d2);
+            p.value(b) += w;
+            p.slope(b) += slope;
+            ++p.count(b);
+            if (!with_gradient) return;
+            if constexpr (uniform_slope)
+              p.weighted.col(b) += patterns.col(mu);
+            else
+              p.weighted.col(b) += slope * patterns.col(mu);
+          },
+          ws.backend);
+    } else {
+      constexpr bool l2 = Kernel::similarity == similarity_kind::l2;
+      sum_reduce(
+          Backend{}, patterns, half, l2, queries, beta,
+          [](Scalar bt, Scalar s) { return Kernel::value(bt, s); },
+          [](Scalar bt, Scalar s) { return Kernel::derivative(bt, s); }, with_gradient, ws.partial,
+          ws.backend, tiles_);
+    }
   }
 
   const memory_type* memory_;
-  Scalar beta_{};
-  cpu_tiles tiles_{};
+  radius_index<Scalar, Backend> index_;
+  params_type params_{};
+  tile_policy tiles_{};
 };
 
 }  // namespace engram

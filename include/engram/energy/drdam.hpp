@@ -21,6 +21,11 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
   using scalar_type = Scalar;
   using memory_type = distributed_memory<Map, Scalar>;
 
+  struct workspace_type {
+    index dim = 0;
+    vector<Scalar> similarity;  // <T, phi(x_b)>
+  };
+
   explicit drdam_energy(const memory_type& memory, Scalar eps = Scalar(1e-5)) : memory_(&memory) {
     set_eps(eps);
   }
@@ -34,6 +39,7 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
   }
   index dim() const { return memory_->dim(); }
   const memory_type& memory() const { return *memory_; }
+  workspace_type make_workspace() const { return {dim(), {}}; }
 
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
     this->validate_batch(queries, dim(), memory_->empty());
@@ -41,8 +47,9 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
   }
 
   void evaluate(const Eigen::Ref<const matrix<Scalar>>& queries,
-                Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient) const {
-    thread_local vector<Scalar> s;
+                Eigen::Ref<vector<Scalar>> energies, matrix<Scalar>* gradient,
+                workspace_type& ws) const {
+    vector<Scalar>& s = ws.similarity;
     s.resize(queries.cols());
     memory_->features().project(queries, memory_->memory_tensor(), s, gradient);
     const Scalar beta = this->beta();

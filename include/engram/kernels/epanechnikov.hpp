@@ -5,12 +5,16 @@
 #pragma once
 
 #include <cmath>
-#include <concepts>
+
+#include "engram/kernels/kernel.hpp"
 
 namespace engram {
 
 struct epanechnikov {
   static constexpr const char* name = "epanechnikov";
+  using family = compact_family;
+  /// weight_slope is the same everywhere in the support: sums over it can add plain patterns.
+  static constexpr bool uniform_slope = true;
 
   /// sqrt(2 / beta): memories farther than this from x do not interact with it.
   template <class Scalar>
@@ -23,13 +27,12 @@ struct epanechnikov {
   static Scalar weight(Scalar beta, Scalar squared_distance) {
     return Scalar(1) - Scalar(0.5) * beta * squared_distance;
   }
-};
 
-/// A kernel whose support is a ball of radius support_radius(beta) around each memory.
-template <class K>
-concept compact_support_kernel = requires(double beta, double d2) {
-  { K::support_radius(beta) } -> std::convertible_to<double>;
-  { K::weight(beta, d2) } -> std::convertible_to<double>;
+  /// d weight / d(d^2) = -beta/2, so grad_x k = -beta (x - xi) inside the support.
+  template <class Scalar>
+  static Scalar weight_slope(Scalar beta, Scalar) {
+    return Scalar(-0.5) * beta;
+  }
 };
 
 }  // namespace engram

@@ -10,6 +10,7 @@ namespace engram {
 
 struct exp_dot {
   static constexpr const char* name = "exp_dot";
+  using family = exponential_family;
   static constexpr similarity_kind similarity = similarity_kind::dot;
 };
 

@@ -9,6 +9,7 @@ namespace engram {
 
 struct gaussian {
   static constexpr const char* name = "gaussian";
+  using family = exponential_family;
   static constexpr similarity_kind similarity = similarity_kind::l2;
 };
 

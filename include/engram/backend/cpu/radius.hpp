@@ -1,0 +1,151 @@
+// The cpu backend's radius candidates: for each query x_b, every memory mu that may lie within
+// squared radius r^2 of it, visited as visit(b, mu, d2) with the exact difference
+// d2 = ||x_b - xi_mu||^2, mu ascending within a column. Candidates come from a KD-tree
+// (nanoflann) or a blocked GEMM of the expanded distance; both admit a margin over r^2 that
+// bounds the rounding of the expansion, so every true member is visited and the caller decides
+// membership from d2 alone: both methods give the same members in the same order.
+#pragma once
+
+#include <nanoflann.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "engram/backend/cpu/parallel.hpp"
+#include "engram/backend/cpu/workspace.hpp"
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+namespace cpu_detail {
+
+/// nanoflann's view of a column-major D x K pattern matrix.
+template <class Scalar>
+struct pattern_cloud {
+  const matrix<Scalar>* patterns;
+  std::size_t kdtree_get_point_count() const { return std::size_t(patterns->cols()); }
+  Scalar kdtree_get_pt(std::uint32_t idx, std::size_t dim) const {
+    return (*patterns)(index(dim), index(idx));
+  }
+  template <class Box>
+  bool kdtree_get_bbox(Box&) const {
+    return false;
+  }
+};
+
+/// An upper bound on the rounding error of a squared distance, expanded (||x||^2 - 2<x, xi> +
+/// ||xi||^2) or summed by a KD-tree, so that every true member is among the candidates.
+template <class Scalar>
+Scalar candidate_margin(index dim, Scalar x_sq, Scalar xi_sq, Scalar radius_sq) {
+  const Scalar eps = std::numeric_limits<Scalar>::epsilon();
+  return Scalar(4 * (dim + 2)) * eps * (x_sq + xi_sq + radius_sq);
+}
+
+}  // namespace cpu_detail
+
+/// A KD-tree over the columns of a pattern matrix (which must outlive it and stay unchanged).
+template <real_scalar Scalar>
+struct cpu_kd_tree {
+  using cloud = cpu_detail::pattern_cloud<Scalar>;
+  using tree_type =
+      nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<Scalar, cloud, Scalar>,
+                                          cloud, -1, std::uint32_t>;
+  cloud points;
+  std::unique_ptr<tree_type> tree;
+  Scalar max_sq_norm;
+
+  cpu_kd_tree(const matrix<Scalar>& patterns, Scalar max_squared_norm)
+      : points{&patterns},
+        tree(std::make_unique<tree_type>(std::size_t(patterns.rows()), points,
+                                         nanoflann::KDTreeSingleIndexAdaptorParams(16))),
+        max_sq_norm(max_squared_norm) {}
+
+  /// nanoflann indexes points with 32-bit integers.
+  static bool can_index(index count) { return count <= index(UINT32_MAX); }
+};
+
+/// Candidates by a blocked GEMM of all K memories against the queries.
+template <real_scalar Scalar, class Visitor>
+void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_sq_norms,
+                       const Eigen::Ref<const matrix<Scalar>>& queries, Scalar radius_sq,
+                       Visitor&& visit, cpu_workspace<Scalar>& ws) {
+  const index dim = patterns.rows(), count = patterns.cols(), batch = queries.cols();
+  if (count == 0 || batch == 0) return;
+  const auto exact = [&](index b, index mu) {
+    visit(b, mu, (queries.col(b) - patterns.col(mu)).squaredNorm());
+  };
+  const cpu_detail::split sp(batch, count, cpu_tiles{.memory_tile = 512, .query_tile = 64});
+  // Fewer query blocks than threads (a small batch): memory chunks collect their candidates
+  // apart and are visited afterwards in chunk order, so each column still sees its members
+  // ascending and only one thread touches a column at a time.
+  auto& found = ws.candidates(std::size_t(sp.chunks > 1 ? sp.blocks * sp.chunks : 0));
+  ws.prepare_threads();
+  cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
+    const index blk = task / sp.chunks, c = task % sp.chunks;
+    const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
+    const int t = cpu_detail::thread_id();
+    auto scores = ws.score_block(t, sp.mt, sp.qt);
+    auto x_sq = ws.column(t, bc);
+    x_sq = queries.middleCols(b0, bc).colwise().squaredNorm().transpose();
+    const index k_end = sp.k_end(c, count);
+    for (index k0 = sp.k_begin(c, count); k0 < k_end; k0 += sp.mt) {
+      const index kc = std::min(sp.mt, k_end - k0);
+      auto s = scores.topLeftCorner(kc, bc);
+      s.noalias() = patterns.middleCols(k0, kc).transpose() * queries.middleCols(b0, bc);
+      for (index j = 0; j < bc; ++j)
+        for (index i = 0; i < kc; ++i) {
+          const Scalar xi_sq = Scalar(2) * half_sq_norms(k0 + i);
+          const Scalar d2 = x_sq(j) + xi_sq - Scalar(2) * s(i, j);
+          if (d2 < radius_sq + cpu_detail::candidate_margin(dim, x_sq(j), xi_sq, radius_sq)) {
+            if (sp.chunks == 1)
+              exact(b0 + j, k0 + i);
+            else
+              found[std::size_t(task)].emplace_back(b0 + j, k0 + i);
+          }
+        }
+    }
+  });
+  if (sp.chunks == 1) return;
+  for (index blk = 0; blk < sp.blocks; ++blk) {
+    // Columns in order, each column's candidates in chunk (hence index) order.
+    const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
+    for (index j = 0; j < bc; ++j)
+      for (index c = 0; c < sp.chunks; ++c)
+        for (const auto& [b, mu] : found[std::size_t(blk * sp.chunks + c)])
+          if (b == b0 + j) exact(b, mu);
+  }
+}
+
+/// Candidates by a KD-tree radius search, one query per task.
+template <real_scalar Scalar, class Visitor>
+void radius_candidates(cpu, const cpu_kd_tree<Scalar>& tree,
+                       const Eigen::Ref<const matrix<Scalar>>& queries, Scalar radius_sq,
+                       Visitor&& visit, cpu_workspace<Scalar>& ws) {
+  const matrix<Scalar>& patterns = *tree.points.patterns;
+  const index dim = patterns.rows(), batch = queries.cols();
+  nanoflann::SearchParams params;
+  params.sorted = false;
+  ws.prepare_threads();
+  cpu_detail::parallel_for(batch, 16, [&](index b) {
+    auto& matches = ws.matches(cpu_detail::thread_id());
+    const Scalar x_sq = queries.col(b).squaredNorm();
+    // nanoflann also prunes with incrementally updated box distances, whose rounding grows
+    // with the tree depth rather than with D; a margin 16 times the expanded-form bound
+    // (and never below 64 ulps of the radius) covers both.
+    const Scalar reach =
+        radius_sq +
+        std::max(Scalar(16) * cpu_detail::candidate_margin(dim, x_sq, tree.max_sq_norm, radius_sq),
+                 Scalar(64) * std::numeric_limits<Scalar>::epsilon() * radius_sq);
+    tree.tree->radiusSearch(queries.col(b).data(), reach, matches, params);
+    std::sort(matches.begin(), matches.end(),
+              [](const auto& a, const auto& c) { return a.first < c.first; });
+    for (const auto& m : matches)
+      visit(b, index(m.first), (queries.col(b) - patterns.col(index(m.first))).squaredNorm());
+  });
+}
+
+}  // namespace engram

@@ -1,0 +1,128 @@
+// The scratch of the cpu backend's primitives: a score block per thread, partial states for
+// memory chunks, candidate lists. Buffers grow to the largest evaluation seen and are released
+// with the workspace; a descent loop that keeps its shapes allocates nothing after the first step.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "engram/backend/cpu/parallel.hpp"
+#include "engram/backend/exp_partial.hpp"
+#include "engram/backend/sum_partial.hpp"
+#include "engram/core/backend.hpp"
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+/// Tile sizes of the cpu primitives: a policy, not magic numbers in the loops.
+struct cpu_tiles {
+  index memory_tile = 512;  // memories per streamed tile (rows of the score block)
+  index query_tile = 128;   // queries per parallel task (columns of the score block)
+};
+
+namespace cpu_detail {
+
+/// How a reduction splits its work among threads.
+struct split {
+  index qt, mt, blocks, chunks, tiles_per_chunk;
+
+  split(index batch, index count, const cpu_tiles& tiles) {
+    qt = std::max<index>(1, tiles.query_tile);
+    mt = std::max<index>(1, tiles.memory_tile);
+    blocks = (batch + qt - 1) / qt;
+    const index threads = max_threads(), memory_tiles = (count + mt - 1) / mt;
+    chunks = blocks >= threads
+                 ? 1
+                 : std::max<index>(1, std::min(memory_tiles, (threads + blocks - 1) / blocks));
+    tiles_per_chunk = (memory_tiles + chunks - 1) / chunks;
+  }
+  index k_begin(index c, index count) const { return std::min(count, c * tiles_per_chunk * mt); }
+  index k_end(index c, index count) const {
+    return std::min(count, (c + 1) * tiles_per_chunk * mt);
+  }
+};
+
+}  // namespace cpu_detail
+
+template <real_scalar Scalar>
+class cpu_workspace {
+ public:
+  /// Thread `t`'s rows x cols block (a view of a buffer that only grows).
+  auto score_block(int t, index rows, index cols) {
+    matrix<Scalar>& b = per_thread(scores_, t);
+    if (b.rows() < rows || b.cols() < cols)
+      b.resize(std::max(rows, b.rows()), std::max(cols, b.cols()));
+    return b.topLeftCorner(rows, cols);
+  }
+  /// Thread `t`'s column of `rows` numbers.
+  auto column(int t, index rows) {
+    vector<Scalar>& v = per_thread(columns_, t);
+    if (v.size() < rows) v.resize(rows);
+    return v.head(rows);
+  }
+  /// Thread `t`'s list of KD-tree matches, emptied.
+  std::vector<std::pair<std::uint32_t, Scalar>>& matches(int t) {
+    auto& m = per_thread(matches_, t);
+    m.clear();
+    return m;
+  }
+  /// n partial states for memory chunks 1..n-1 (chunk 0 writes to the caller's output).
+  std::vector<exp_partial<Scalar>>& exp_chunks(std::size_t n) { return grow(exp_chunks_, n); }
+  std::vector<sum_partial<Scalar>>& sum_chunks(std::size_t n) { return grow(sum_chunks_, n); }
+  /// n lists of (column, memory) candidates, emptied.
+  std::vector<std::vector<std::pair<index, index>>>& candidates(std::size_t n) {
+    auto& c = grow(candidates_, n);
+    for (std::size_t i = 0; i < n; ++i) c[i].clear();
+    return c;
+  }
+
+  /// Frees every buffer; the next evaluation grows them again.
+  void release() { *this = cpu_workspace(); }
+
+ private:
+  template <class T>
+  static T& per_thread(std::vector<T>& v, int t) {
+    ENGRAM_ASSERT(std::size_t(t) < v.size());  // prepare_threads() ran before the region
+    return v[std::size_t(t)];
+  }
+  template <class T>
+  static std::vector<T>& grow(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v;
+  }
+
+ public:
+  /// Gives every thread of the widest team its own buffers; primitives call it before a parallel
+  /// region.
+  void prepare_threads() {
+    const std::size_t n = std::size_t(cpu_detail::max_threads());
+    grow(scores_, n);
+    grow(columns_, n);
+    grow(matches_, n);
+  }
+
+ private:
+  std::vector<matrix<Scalar>> scores_;
+  std::vector<vector<Scalar>> columns_;
+  std::vector<std::vector<std::pair<std::uint32_t, Scalar>>> matches_;
+  std::vector<exp_partial<Scalar>> exp_chunks_;
+  std::vector<sum_partial<Scalar>> sum_chunks_;
+  std::vector<std::vector<std::pair<index, index>>> candidates_;
+};
+
+template <>
+struct backend_traits<cpu> {
+  static constexpr const char* name = "cpu";
+  /// States and memories are ordinary host Eigen matrices.
+  template <class Scalar>
+  using matrix_type = matrix<Scalar>;
+  static constexpr bool host_accessible = true;
+  using tile_policy = cpu_tiles;
+  template <real_scalar Scalar>
+  using workspace = cpu_workspace<Scalar>;
+  static int max_threads() { return cpu_detail::max_threads(); }
+};
+
+}  // namespace engram

@@ -1,0 +1,111 @@
+// A radius index over a dense memory: for each query, the stored patterns that may lie within
+// a given radius, with their exact squared distances (seed 002's supports B(x) are the
+// Epanechnikov case, radius sqrt(2/beta)). It knows nothing of kernels: the caller passes a
+// squared radius and decides membership from the exact distances it is handed. Candidates come
+// from the backend: a KD-tree (nanoflann) in low dimension or a blocked GEMM otherwise.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "engram/backend/cpu.hpp"
+#include "engram/core/backend.hpp"
+#include "engram/core/types.hpp"
+#include "engram/memory/dense_memory.hpp"
+
+namespace engram {
+
+enum class support_method {
+  automatic,    ///< kd_tree for D <= 8 (K >= 32) or D <= 16 (K >= 4096), else brute_force
+  kd_tree,      ///< nanoflann KD-tree radius search; prunes well only in low dimension
+  brute_force,  ///< blocked GEMM of all K memories against the queries
+};
+
+inline const char* to_string(support_method m) {
+  switch (m) {
+    case support_method::automatic:
+      return "automatic";
+    case support_method::kd_tree:
+      return "kd_tree";
+    case support_method::brute_force:
+      return "brute_force";
+  }
+  return "unknown";
+}
+
+/// The method `automatic` stands for on a memory of `count` patterns of dimension `dim`.
+inline support_method resolve(support_method m, index dim, index count) {
+  if (m != support_method::automatic) return m;
+  // Measured (benchmarks/RESULTS.md): the KD-tree wins 3-300x at D <= 8, only from K ~ 8192
+  // at D = 16, and loses 10x at D = 64.
+  const bool low = (dim <= 8 && count >= 32) || (dim <= 16 && count >= 4096);
+  return low ? support_method::kd_tree : support_method::brute_force;
+}
+
+template <real_scalar Scalar, backend Backend = cpu>
+class radius_index {
+ public:
+  using scalar_type = Scalar;
+  using workspace_type = backend_workspace<Backend, Scalar>;
+
+  explicit radius_index(const dense_memory<Scalar>& memory,
+                        support_method method = support_method::automatic)
+      : memory_(&memory), method_(method), cache_(std::make_shared<cache>()) {}
+  radius_index(dense_memory<Scalar>&&, support_method = support_method::automatic) = delete;
+
+  const dense_memory<Scalar>& memory() const { return *memory_; }
+  support_method method() const { return method_; }
+  void set_method(support_method m) { method_ = m; }
+  /// The method used on the memory as it is now.
+  support_method resolved() const {
+    const support_method m = resolve(method_, memory_->dim(), memory_->size());
+    return m == support_method::kd_tree && !cpu_kd_tree<Scalar>::can_index(memory_->size())
+               ? support_method::brute_force
+               : m;
+  }
+
+  /// Calls visit(b, mu, d2) for each column b of `queries` and each stored pattern mu that may
+  /// lie within squared radius `radius_sq` of it (every one that does is among them), with
+  /// d2 = ||x_b - xi_mu||^2 computed from exact differences; mu ascends within a column.
+  /// Columns are spread over threads: `visit` may touch only what belongs to column b.
+  template <class Visitor>
+  void for_each_candidate(const Eigen::Ref<const matrix<Scalar>>& queries, Scalar radius_sq,
+                          Visitor&& visit, workspace_type& ws) const {
+    ENGRAM_ASSERT(queries.rows() == memory_->dim());
+    if (memory_->empty() || queries.cols() == 0) return;
+    if (resolved() == support_method::kd_tree)
+      radius_candidates(Backend{}, kd(), queries, radius_sq, visit, ws);
+    else
+      radius_candidates(Backend{}, memory_->patterns(), memory_->half_squared_norms(), queries,
+                        radius_sq, visit, ws);
+  }
+
+ private:
+  struct cache {
+    std::mutex lock;
+    const dense_memory<Scalar>* memory = nullptr;
+    std::uint64_t version = 0;
+    std::optional<cpu_kd_tree<Scalar>> tree;
+  };
+
+  // Built on first use and rebuilt after the memory changes; shared by copies of the index.
+  const cpu_kd_tree<Scalar>& kd() const {
+    std::lock_guard<std::mutex> guard(cache_->lock);
+    cache& c = *cache_;
+    if (!c.tree || c.memory != memory_ || c.version != memory_->version()) {
+      c.memory = memory_;
+      c.version = memory_->version();
+      c.tree.reset();
+      c.tree.emplace(memory_->patterns(), Scalar(2) * memory_->half_squared_norms().maxCoeff());
+    }
+    return *c.tree;
+  }
+
+  const dense_memory<Scalar>* memory_;
+  support_method method_;
+  std::shared_ptr<cache> cache_;
+};
+
+}  // namespace engram
