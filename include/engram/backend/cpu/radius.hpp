@@ -82,7 +82,9 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
   // Fewer query blocks than threads (a small batch): memory chunks collect their candidates
   // apart and are visited afterwards in chunk order, so each column still sees its members
   // ascending and only one thread touches a column at a time.
-  auto& found = ws.candidates(std::size_t(sp.chunks > 1 ? sp.blocks * sp.chunks : 0));
+  // 64 candidates a column to start with: lists then grow only past the largest support seen.
+  auto& found = ws.candidates(std::size_t(sp.chunks > 1 ? sp.blocks * sp.chunks : 0),
+                              std::size_t(64 * sp.qt));
   ws.prepare_threads();
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
@@ -127,8 +129,6 @@ void radius_candidates(cpu, const cpu_kd_tree<Scalar>& tree,
                        Visitor&& visit, cpu_workspace<Scalar>& ws) {
   const matrix<Scalar>& patterns = *tree.points.patterns;
   const index dim = patterns.rows(), batch = queries.cols();
-  nanoflann::SearchParams params;
-  params.sorted = false;
   ws.prepare_threads();
   cpu_detail::parallel_for(batch, 16, [&](index b) {
     auto& matches = ws.matches(cpu_detail::thread_id());
@@ -140,7 +140,12 @@ void radius_candidates(cpu, const cpu_kd_tree<Scalar>& tree,
         radius_sq +
         std::max(Scalar(16) * cpu_detail::candidate_margin(dim, x_sq, tree.max_sq_norm, radius_sq),
                  Scalar(64) * std::numeric_limits<Scalar>::epsilon() * radius_sq);
-    tree.tree->radiusSearch(queries.col(b).data(), reach, matches, params);
+    // nanoflann's findNeighbors() body with the per-query distance vector taken from the
+    // workspace (radiusSearch() would allocate it on every call).
+    nanoflann::RadiusResultSet<Scalar, std::uint32_t> found(reach, matches);
+    auto& box = ws.box_distances(cpu_detail::thread_id(), dim);
+    const Scalar start = tree.tree->computeInitialDistances(*tree.tree, queries.col(b).data(), box);
+    tree.tree->searchLevel(found, queries.col(b).data(), tree.tree->root_node, start, box, 1.0f);
     std::sort(matches.begin(), matches.end(),
               [](const auto& a, const auto& c) { return a.first < c.first; });
     for (const auto& m : matches)

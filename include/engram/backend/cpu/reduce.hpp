@@ -35,10 +35,11 @@ void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half
     auto scores = buffer.topLeftCorner(kc, bc);
     const auto tile = patterns.middleCols(k0, kc);
     scores.noalias() = beta * (tile.transpose() * queries.middleCols(b0, bc));
-    if (bias_scale != Scalar(0))
-      scores.colwise() += (beta * bias_scale) * half_sq_norms.segment(k0, kc);
+    const Scalar bias = beta * bias_scale;
     for (index j = 0; j < bc; ++j) {
       auto col = scores.col(j);
+      // Column by column: a colwise() broadcast of the scaled norms would evaluate a temporary.
+      if (bias != Scalar(0)) col.noalias() += bias * half_sq_norms.segment(k0, kc);
       const Scalar m_new = std::max(m(j), col.maxCoeff());
       const Scalar rescale = std::exp(m(j) - m_new);  // exp(-inf) = 0 on the first tile
       col.array() = (col.array() - m_new).exp();

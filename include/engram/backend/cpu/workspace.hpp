@@ -62,20 +62,32 @@ class cpu_workspace {
     if (v.size() < rows) v.resize(rows);
     return v.head(rows);
   }
-  /// Thread `t`'s list of KD-tree matches, emptied.
+  /// Thread `t`'s list of KD-tree matches, emptied; it starts with room for 256 and then keeps
+  /// the capacity it reached.
   std::vector<std::pair<std::uint32_t, Scalar>>& matches(int t) {
     auto& m = per_thread(matches_, t);
     m.clear();
+    m.reserve(256);
     return m;
   }
   /// n partial states for memory chunks 1..n-1 (chunk 0 writes to the caller's output).
   std::vector<exp_partial<Scalar>>& exp_chunks(std::size_t n) { return grow(exp_chunks_, n); }
   std::vector<sum_partial<Scalar>>& sum_chunks(std::size_t n) { return grow(sum_chunks_, n); }
-  /// n lists of (column, memory) candidates, emptied.
-  std::vector<std::vector<std::pair<index, index>>>& candidates(std::size_t n) {
+  /// n lists of (column, memory) candidates, emptied; each keeps the capacity it reached.
+  std::vector<std::vector<std::pair<index, index>>>& candidates(std::size_t n,
+                                                                std::size_t reserve = 0) {
     auto& c = grow(candidates_, n);
-    for (std::size_t i = 0; i < n; ++i) c[i].clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      c[i].clear();
+      c[i].reserve(reserve);
+    }
     return c;
+  }
+  /// Thread `t`'s D distances to a KD-tree node's box, zeroed.
+  std::vector<Scalar>& box_distances(int t, index dim) {
+    auto& d = per_thread(boxes_, t);
+    d.assign(std::size_t(dim), Scalar(0));
+    return d;
   }
 
   /// Frees every buffer; the next evaluation grows them again.
@@ -101,12 +113,14 @@ class cpu_workspace {
     grow(scores_, n);
     grow(columns_, n);
     grow(matches_, n);
+    grow(boxes_, n);
   }
 
  private:
   std::vector<matrix<Scalar>> scores_;
   std::vector<vector<Scalar>> columns_;
   std::vector<std::vector<std::pair<std::uint32_t, Scalar>>> matches_;
+  std::vector<std::vector<Scalar>> boxes_;
   std::vector<exp_partial<Scalar>> exp_chunks_;
   std::vector<sum_partial<Scalar>> sum_chunks_;
   std::vector<std::vector<std::pair<index, index>>> candidates_;
