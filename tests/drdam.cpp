@@ -4,6 +4,7 @@
 #include <engram/engram.hpp>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,7 @@ TEMPLATE_TEST_CASE("random features approximate the Gaussian kernel at rate 1/sq
   // [2.5, 6.5] allows its sampling spread. Positive (exp) features have log-normal terms with
   // heavy tails (||z||^2 up to beta = 4 here), so at these Y their measured ratios run 2.2-3.1:
   // at least 1.8 is required, and a looser final error.
-  constexpr bool positive = TestType::kind == engram::feature_kind::exp ||
-                            TestType::kind == engram::feature_kind::exp_exp;
+  constexpr bool positive = TestType::exponential;
   const double low = positive ? 1.8 : 2.5;
   CHECK(e64 / e1024 > low);
   CHECK(e64 / e1024 < 6.5);
@@ -368,4 +368,110 @@ TEST_CASE("DrDAM retrieves with clamped coordinates and refuses underflowing fea
   bad(0, 0) = std::nan("");
   CHECK_THROWS_AS(small.remove(bad), engram::not_finite);
   CHECK(small.size() == 4);
+}
+
+TEST_CASE("a user-supplied projection reproduces the drawn features exactly",
+          "[drdam][projection]") {
+  const Md x = uniform<double>(90, 6, 7);
+  for (bool orthogonal : {false, true}) {
+    const engram::random_features<engram::cos_features, double> drawn(6, 300, 3.0, 17,
+                                                                      {.orthogonal = orthogonal});
+    const engram::random_features<engram::cos_features, double> given(
+        engram::gaussian_projection<double>(drawn.omega(), drawn.bias()), 3.0);
+    CHECK(given.projection().user_supplied());
+    CHECK(given.phi(x) == drawn.phi(x));  // the same numbers through the same arithmetic
+    const Vd t = drawn.phi(uniform<double>(91, 6, 4)).rowwise().sum();
+    Vd s1(7), s2(7);
+    Md g1, g2;
+    drawn.project(x, t, s1, &g1);
+    given.project(x, t, s2, &g2);
+    CHECK(s1 == s2);
+    CHECK(g1 == g2);
+  }
+  // Without phases the cos map is cos(h); sincos needs none.
+  const Md omega = uniform<double>(92, 50, 6, -2.0, 2.0);
+  const engram::random_features<engram::sincos_features, double> sc(
+      engram::gaussian_projection<double>(omega, Vd()), 2.0);
+  const Md h = std::sqrt(2.0) * omega * x;
+  const Md expected_cos = h.array().cos().matrix() / std::sqrt(50.0);
+  CHECK((sc.phi(x).topRows(50) - expected_cos).cwiseAbs().maxCoeff() < 1e-15);
+}
+
+TEST_CASE("user projections of the wrong shape or with non-finite entries are refused",
+          "[drdam][projection][errors]") {
+  const Md omega = uniform<double>(93, 10, 4);
+  const Vd bias = Vd::Zero(10);
+  using projection = engram::gaussian_projection<double>;
+  const auto message = [&](auto&& make) -> std::string {
+    try {
+      make();
+    } catch (const engram::error& e) {
+      return e.what();
+    }
+    return "no engram::error";
+  };
+  CHECK(message([&] { projection(omega, Vd::Zero(9)); }) ==
+        "bias has 9 entries; omega has 10 rows (Y)");
+  CHECK(message([&] { projection(Md(0, 4), Vd()); }) ==
+        "omega is 0 x 4; it must be Y x D with Y, D >= 1");
+  Md bad = omega;
+  bad(3, 2) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(projection(bad, bias), engram::not_finite);
+  Vd bad_bias = bias;
+  bad_bias(4) = std::numeric_limits<double>::infinity();
+  CHECK(message([&] { projection(omega, bad_bias); }) ==
+        "bias has a non-finite entry inf at (4, 0); all entries must be finite");
+  // A projection for D = 4 cannot encode patterns of D = 5.
+  engram::distributed_memory<engram::cos_features, double> memory(
+      engram::random_features<engram::cos_features, double>(projection(omega, bias), 1.0));
+  CHECK_THROWS_AS(memory.add(uniform<double>(94, 5, 2)), engram::dimension_mismatch);
+}
+
+TEST_CASE("the exact quadratic map and its Jacobian (seed 000)", "[features][quadratic]") {
+  const engram::quadratic_features<double> phi;
+  STATIC_REQUIRE(engram::feature_map<engram::quadratic_features<double>>);
+  const Md x = uniform<double>(95, 2, 6, -1.5, 1.5), w = uniform<double>(96, 3, 6, -1.0, 1.0);
+  const Md f = phi.phi(x);
+  for (Index b = 0; b < x.cols(); ++b) {
+    const double x1 = x(0, b), x2 = x(1, b);
+    CHECK(f(0, b) == 2 * x1 * x1 - 1);
+    CHECK(f(1, b) == 2 * x2 * x2 - 1);
+    CHECK(f(2, b) == 2 * x1 * x2);
+  }
+  // On the unit circle phi(cos t, sin t) = (cos 2t, -cos 2t, sin 2t).
+  Md circle(2, 1);
+  circle << std::cos(0.7), std::sin(0.7);
+  const Md c = phi.phi(circle);
+  CHECK(std::abs(c(0, 0) - std::cos(1.4)) < 1e-15);
+  CHECK(std::abs(c(1, 0) + std::cos(1.4)) < 1e-15);
+  CHECK(std::abs(c(2, 0) - std::sin(1.4)) < 1e-15);
+  // J^T w against central differences of <w, phi(x)>: phi is quadratic, so the difference is
+  // exact up to rounding (1e-10 of its size at h = 1e-5).
+  const Md jt = phi.jacobian_transpose(x, w);
+  for (Index b = 0; b < x.cols(); ++b)
+    for (Index i = 0; i < 2; ++i) {
+      const double fd = engram_test::central_difference(
+          [&](const Md& p) { return w.col(b).dot(phi.phi(p).col(0)); }, x.col(b), i, 1e-5);
+      CHECK(std::abs(jt(i, b) - fd) < 1e-9);
+    }
+  // A distributed memory and a DrDAM energy over the exact map.
+  const Md patterns = uniform<double>(97, 2, 5, 0.5, 1.0);
+  engram::distributed_memory<engram::quadratic_features<double>, double> memory(phi, patterns);
+  CHECK((memory.memory_tensor() - phi.phi(patterns).rowwise().sum()).cwiseAbs().maxCoeff() < 1e-14);
+  const engram::drdam_energy<engram::quadratic_features<double>, double> energy(memory);
+  const Md q = uniform<double>(98, 2, 4, 0.6, 0.9);
+  const auto [e, g] = energy.value_and_gradient(q);
+  for (Index b = 0; b < q.cols(); ++b) {
+    const double s = memory.memory_tensor().dot(phi.phi(q.col(b)).col(0));
+    REQUIRE(s > 1e-5);  // above the clip: the log is differentiable here
+    CHECK(std::abs(e(b) + std::log(s)) < 1e-14);
+    for (Index i = 0; i < 2; ++i) {
+      const double fd = engram_test::central_difference(
+          [&](const Md& p) {
+            return -std::log((long double)memory.memory_tensor().dot(phi.phi(p).col(0)));
+          },
+          q.col(b), i, 1e-6);
+      CHECK(std::abs(g(i, b) - fd) < 1e-8 * (1 + std::abs(fd)));
+    }
+  }
 }

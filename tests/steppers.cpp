@@ -286,4 +286,9 @@ TEST_CASE("a steady descent loop allocates nothing", "[dynamics][allocations]") 
                 engram::gradient_descent<double>{.step = 1e-3}, engram::to_string(method));
   count_steps(engram::hybrid_energy<double>(memory, 20.0, 1e-3, 80.0),
               engram::dormand_prince<double>{}, "hybrid dormand-prince");
+  // DrDAM with omega materialised (regenerating it on demand allocates its tiles).
+  engram::distributed_memory<engram::sincos_features, double> tensor(
+      engram::random_features<engram::sincos_features, double>(8, 1200, 4.0, 3), xi);
+  count_steps(engram::drdam_energy<engram::sincos_features, double>(tensor),
+              engram::gradient_descent<double>{}, "drdam sincos");
 }

@@ -26,6 +26,8 @@
 #include "engram/energy/lsr.hpp"
 #include "engram/energy/power.hpp"
 #include "engram/energy/sum_energy.hpp"
+#include "engram/features/feature_map.hpp"
+#include "engram/features/quadratic.hpp"
 #include "engram/features/random_features.hpp"
 #include "engram/kernels/epanechnikov.hpp"
 #include "engram/kernels/exp_dot.hpp"

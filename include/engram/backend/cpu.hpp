@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engram/backend/cpu/algebra.hpp"
+#include "engram/backend/cpu/features.hpp"
 #include "engram/backend/cpu/parallel.hpp"
 #include "engram/backend/cpu/radius.hpp"
 #include "engram/backend/cpu/reduce.hpp"

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
 #include "engram/energy/energy_base.hpp"
@@ -15,15 +16,18 @@
 
 namespace engram {
 
-template <feature_map_kind Map, real_scalar Scalar>
-class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
+/// `Map` is a feature map type or a random-feature formula, as for distributed_memory.
+template <class Map, real_scalar Scalar, backend Backend = cpu>
+class drdam_energy : public energy_base<drdam_energy<Map, Scalar, Backend>, Scalar> {
  public:
   using scalar_type = Scalar;
-  using memory_type = distributed_memory<Map, Scalar>;
+  using memory_type = distributed_memory<Map, Scalar, Backend>;
+  using features_type = typename memory_type::features_type;
 
   struct workspace_type {
     index dim = 0;
     vector<Scalar> similarity;  // <T, phi(x_b)>
+    typename features_type::workspace_type features;
   };
 
   explicit drdam_energy(const memory_type& memory, Scalar eps = Scalar(1e-5)) : memory_(&memory) {
@@ -39,7 +43,9 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
   }
   index dim() const { return memory_->dim(); }
   const memory_type& memory() const { return *memory_; }
-  workspace_type make_workspace() const { return {dim(), {}}; }
+  workspace_type make_workspace() const {
+    return {dim(), {}, memory_->features().make_workspace()};
+  }
 
   void validate(const Eigen::Ref<const matrix<Scalar>>& queries) const {
     this->validate_batch(queries, dim(), memory_->empty());
@@ -51,7 +57,7 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar>, Scalar> {
                 workspace_type& ws) const {
     vector<Scalar>& s = ws.similarity;
     s.resize(queries.cols());
-    memory_->features().project(queries, memory_->memory_tensor(), s, gradient);
+    memory_->features().project(queries, memory_->memory_tensor(), s, gradient, ws.features);
     const Scalar beta = this->beta();
     for (index b = 0; b < queries.cols(); ++b) {
       const bool clipped = !(s(b) > eps_);

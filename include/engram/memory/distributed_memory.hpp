@@ -11,17 +11,21 @@
 #include <cstdint>
 #include <utility>
 
+#include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
-#include "engram/features/random_features.hpp"
+#include "engram/features/feature_map.hpp"
 
 namespace engram {
 
-template <feature_map_kind Map, real_scalar Scalar>
+/// `FeatureMap` is a feature map type or a random-feature formula (cos_features, ...).
+template <class FeatureMap, real_scalar Scalar, backend Backend = cpu>
+requires feature_map<feature_map_of_t<FeatureMap, Scalar>>
 class distributed_memory {
  public:
   using scalar_type = Scalar;
-  using features_type = random_features<Map, Scalar>;
+  using backend_type = Backend;
+  using features_type = feature_map_of_t<FeatureMap, Scalar>;
 
   explicit distributed_memory(features_type features)
       : features_(std::move(features)), tensor_(vector<Scalar>::Zero(features_.size())) {}

@@ -46,9 +46,26 @@ struct split {
 
 }  // namespace cpu_detail
 
+/// One thread's buffers for a tile of random features: omega rows (on demand), h = omega z,
+/// the features and their Jacobian factor, and the thread's partial sums.
+template <real_scalar Scalar>
+struct feature_scratch {
+  matrix<Scalar> omega, h, u, first, second;
+  vector<Scalar> s;
+  matrix<Scalar> jt;
+};
+
 template <real_scalar Scalar>
 class cpu_workspace {
  public:
+  /// A row of `cols` numbers shared by a whole evaluation (not per thread).
+  row_vector<Scalar>& row(index cols) {
+    row_.resize(cols);
+    return row_;
+  }
+  /// Thread `t`'s random-feature buffers.
+  feature_scratch<Scalar>& features(int t) { return per_thread(features_, t); }
+
   /// Thread `t`'s rows x cols block (a view of a buffer that only grows).
   auto score_block(int t, index rows, index cols) {
     matrix<Scalar>& b = per_thread(scores_, t);
@@ -114,6 +131,7 @@ class cpu_workspace {
     grow(columns_, n);
     grow(matches_, n);
     grow(boxes_, n);
+    grow(features_, n);
   }
 
  private:
@@ -121,6 +139,8 @@ class cpu_workspace {
   std::vector<vector<Scalar>> columns_;
   std::vector<std::vector<std::pair<std::uint32_t, Scalar>>> matches_;
   std::vector<std::vector<Scalar>> boxes_;
+  std::vector<feature_scratch<Scalar>> features_;
+  row_vector<Scalar> row_;
   std::vector<exp_partial<Scalar>> exp_chunks_;
   std::vector<sum_partial<Scalar>> sum_chunks_;
   std::vector<std::vector<std::pair<index, index>>> candidates_;

@@ -1,0 +1,43 @@
+// The cpu backend's random-feature primitives: tiles of omega are independent terms of every
+// sum over features (the memory tensor is additive), so threads take tiles and keep their own
+// partial sums, added up at the end.
+#pragma once
+
+#include "engram/backend/cpu/parallel.hpp"
+#include "engram/backend/cpu/workspace.hpp"
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+/// Runs tile(k, scratch) for k in [0, tiles), each call with the buffers of the thread that runs
+/// it; tiles must write disjoint outputs.
+template <real_scalar Scalar, class Tile>
+void for_each_feature_tile(cpu, index tiles, cpu_workspace<Scalar>& ws, Tile&& tile) {
+  ws.prepare_threads();
+  cpu_detail::parallel_for(tiles, 1,
+                           [&](index k) { tile(k, ws.features(cpu_detail::thread_id())); });
+}
+
+/// s = sum over tiles of each tile's share of <T, phi(x_b)>, and, when jt is not null, the same
+/// for J_phi(x_b)^T T (D x B). tile(k, scratch) adds its share into scratch.s and scratch.jt.
+template <real_scalar Scalar, class Tile>
+void feature_project(cpu, index tiles, index dim, index batch, Eigen::Ref<vector<Scalar>> s,
+                     matrix<Scalar>* jt, cpu_workspace<Scalar>& ws, Tile&& tile) {
+  ws.prepare_threads();
+  const int threads = cpu_detail::max_threads();  // any thread of the team may take a tile
+  for (int p = 0; p < threads; ++p) {
+    feature_scratch<Scalar>& f = ws.features(p);
+    f.s.setZero(batch);
+    if (jt) f.jt.setZero(dim, batch);
+  }
+  cpu_detail::parallel_for(tiles, 1,
+                           [&](index k) { tile(k, ws.features(cpu_detail::thread_id())); });
+  s = ws.features(0).s;
+  for (int p = 1; p < threads; ++p) s += ws.features(p).s;
+  if (!jt) return;
+  jt->resize(dim, batch);
+  *jt = ws.features(0).jt;
+  for (int p = 1; p < threads; ++p) *jt += ws.features(p).jt;
+}
+
+}  // namespace engram

@@ -1,0 +1,37 @@
+// The sincos random features (seed 001's best in its ablation): phi = (1/sqrt(Y)) [cos h_a ;
+// sin h_a], h_a = <omega_a, sqrt(beta) x>, F = 2Y; cos(h - h') averages to the Gaussian kernel.
+// d/dh_a: cos -> -sin, sin -> cos.
+#pragma once
+
+#include <cmath>
+
+#include "engram/core/types.hpp"
+
+namespace engram {
+
+struct sincos_features {
+  static constexpr const char* name = "sincos";
+  static constexpr index multiplicity = 2;  // F = 2Y: [cos ; sin]
+  static constexpr bool exponential = false;
+
+  template <class Scalar, class H, class Bias, class Zsq, class First, class Second>
+  static void phi(const H& h, const Bias&, const Zsq&, Scalar y, First&& first, Second&& second) {
+    const Scalar c = 1 / std::sqrt(y);
+    first = c * h.array().cos().matrix();
+    second = c * h.array().sin().matrix();
+  }
+  template <class Scalar, class H, class Bias, class Zsq, class W, class U, class Weighted,
+            class First, class Second>
+  static void pullback(const H&, const Bias&, const Zsq&, Scalar, const W& w1, const W& w2,
+                       const First& first, const Second& second, U&& u, Weighted&&) {
+    u = (first.array() * w2.array() - second.array() * w1.array()).matrix();
+  }
+  template <class Scalar, class H, class Bias, class Zsq, class T, class U, class Weighted,
+            class First, class Second>
+  static void pullback_shared(const H&, const Bias&, const Zsq&, Scalar, const T& t1, const T& t2,
+                              const First& first, const Second& second, U&& u, Weighted&&) {
+    u = ((first.array().colwise() * t2.array()) - (second.array().colwise() * t1.array())).matrix();
+  }
+};
+
+}  // namespace engram
