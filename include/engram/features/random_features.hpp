@@ -127,8 +127,8 @@ class random_features {
     const Scalar root_beta = std::sqrt(beta_);
     auto& zsq = ws.row(batch);  // beta ||x_b||^2, shared read-only by the tiles
     zsq = beta_ * x.colwise().squaredNorm();
-    feature_project(Backend{}, tiles(), dim(), batch, s, jt, ws,
-                    [&](index k, feature_scratch<Scalar>& f) {
+    feature_project(Backend{}, tiles(), projection_.tile(), multiplicity == 2, dim(), batch, s, jt,
+                    ws, [&](index k, feature_scratch<Scalar>& f) {
                       const auto [a0, n] = tile_range(k);
                       const auto w = compute_h(a0, n, x, f);
                       auto first = buffer(f.first, n, batch);

@@ -3,6 +3,8 @@
 // partial sums, added up at the end.
 #pragma once
 
+#include <algorithm>
+
 #include "engram/backend/cpu/parallel.hpp"
 #include "engram/backend/cpu/workspace.hpp"
 #include "engram/core/types.hpp"
@@ -20,15 +22,24 @@ void for_each_feature_tile(cpu, index tiles, cpu_workspace<Scalar>& ws, Tile&& t
 
 /// s = sum over tiles of each tile's share of <T, phi(x_b)>, and, when jt is not null, the same
 /// for J_phi(x_b)^T T (D x B). tile(k, scratch) adds its share into scratch.s and scratch.jt.
+/// Each thread's tile buffers (h, u, first and, for two-part maps, second) are sized to
+/// tile_rows x batch first: which thread takes which tile varies from run to run.
 template <real_scalar Scalar, class Tile>
-void feature_project(cpu, index tiles, index dim, index batch, Eigen::Ref<vector<Scalar>> s,
-                     matrix<Scalar>* jt, cpu_workspace<Scalar>& ws, Tile&& tile) {
+void feature_project(cpu, index tiles, index tile_rows, bool two_parts, index dim, index batch,
+                     Eigen::Ref<vector<Scalar>> s, matrix<Scalar>* jt, cpu_workspace<Scalar>& ws,
+                     Tile&& tile) {
   ws.prepare_threads();
   const int threads = cpu_detail::max_threads();  // any thread of the team may take a tile
+  const auto at_least = [](matrix<Scalar>& m, index rows, index cols) {
+    if (m.rows() < rows || m.cols() < cols)
+      m.resize(std::max(rows, m.rows()), std::max(cols, m.cols()));
+  };
   for (int p = 0; p < threads; ++p) {
     feature_scratch<Scalar>& f = ws.features(p);
     f.s.setZero(batch);
     if (jt) f.jt.setZero(dim, batch);
+    for (matrix<Scalar>* m : {&f.h, &f.u, &f.first}) at_least(*m, tile_rows, batch);
+    if (two_parts) at_least(f.second, tile_rows, batch);
   }
   cpu_detail::parallel_for(tiles, 1,
                            [&](index k) { tile(k, ws.features(cpu_detail::thread_id())); });

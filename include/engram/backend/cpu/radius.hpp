@@ -85,7 +85,8 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
   // 64 candidates a column to start with: lists then grow only past the largest support seen.
   auto& found = ws.candidates(std::size_t(sp.chunks > 1 ? sp.blocks * sp.chunks : 0),
                               std::size_t(64 * sp.qt));
-  ws.prepare_threads();
+  ws.prepare_threads(sp.mt, sp.qt);
+  for (int t = 0; t < cpu_detail::max_threads(); ++t) ws.column(t, sp.qt);
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
@@ -130,6 +131,10 @@ void radius_candidates(cpu, const cpu_kd_tree<Scalar>& tree,
   const matrix<Scalar>& patterns = *tree.points.patterns;
   const index dim = patterns.rows(), batch = queries.cols();
   ws.prepare_threads();
+  for (int t = 0; t < cpu_detail::max_threads(); ++t) {
+    ws.matches(t);
+    ws.box_distances(t, dim);
+  }
   cpu_detail::parallel_for(batch, 16, [&](index b) {
     auto& matches = ws.matches(cpu_detail::thread_id());
     const Scalar x_sq = queries.col(b).squaredNorm();

@@ -68,7 +68,7 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   const cpu_detail::split sp(batch, count, tiles);
   auto& partials = ws.exp_chunks(std::size_t(sp.chunks));
   for (index c = 1; c < sp.chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
-  ws.prepare_threads();
+  ws.prepare_threads(sp.mt, sp.qt);
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
@@ -95,7 +95,7 @@ void sum_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   const cpu_detail::split sp(batch, count, tiles);
   auto& partials = ws.sum_chunks(std::size_t(sp.chunks));
   for (index c = 1; c < sp.chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
-  ws.prepare_threads();
+  ws.prepare_threads(sp.mt, 2 * sp.qt);
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);

@@ -123,8 +123,13 @@ class cpu_workspace {
   }
 
  public:
-  /// Gives every thread of the widest team its own buffers; primitives call it before a parallel
-  /// region.
+  /// Gives every thread of the widest team its own buffers, each score block at least rows x
+  /// cols, before a parallel region: which thread takes which task varies from run to run, so
+  /// buffers are sized here rather than on a thread's first task.
+  void prepare_threads(index rows, index cols) {
+    prepare_threads();
+    for (int t = 0; t < cpu_detail::max_threads(); ++t) score_block(t, rows, cols);
+  }
   void prepare_threads() {
     const std::size_t n = std::size_t(cpu_detail::max_threads());
     grow(scores_, n);
