@@ -1,0 +1,28 @@
+cmake_minimum_required(VERSION 3.20)
+# Compiles SOURCE with -DENGRAM_CASE=CASE and expects it to fail with CONCEPT named in the
+# first error message, so that a type that does not satisfy a concept is told so first.
+string(REPLACE "|" ";" includes "${INCLUDES}")
+set(flags)
+foreach(dir ${includes})
+  list(APPEND flags -I${dir})
+endforeach()
+execute_process(COMMAND ${COMPILER} -std=c++20 -fsyntax-only -DENGRAM_CASE=${CASE} ${flags} ${SOURCE}
+                RESULT_VARIABLE result ERROR_VARIABLE errors OUTPUT_VARIABLE output)
+if(result EQUAL 0)
+  message(FATAL_ERROR "case ${CASE} of ${SOURCE} compiled; it must be refused")
+endif()
+string(REGEX MATCH "error:[^\n]*" first "${errors}")
+string(FIND "${errors}" "error:" at)
+string(SUBSTRING "${errors}" ${at} 2000 head)
+# The first error and the notes that explain it, up to the next error.
+string(FIND "${head}" "\n" eol)
+string(SUBSTRING "${head}" 6 -1 after_first)
+string(FIND "${after_first}" "error:" next)
+if(next GREATER -1)
+  string(SUBSTRING "${head}" 0 ${next} head)
+endif()
+string(FIND "${head}" "${CONCEPT}" named)
+if(named EQUAL -1)
+  message(FATAL_ERROR "the first error of case ${CASE} does not name ${CONCEPT}:\n${head}")
+endif()
+message(STATUS "case ${CASE}: ${first}")
