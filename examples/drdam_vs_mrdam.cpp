@@ -9,15 +9,25 @@
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
 
+#include "gnuplot.hpp"
+
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
+
+std::string short_number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
 
 // 2K distinct binary patterns of dimension d, scaled to {0, 1/sqrt(d)}.
 Eigen::MatrixXd binary_patterns(Eigen::Index d, Eigen::Index count, std::uint64_t seed) {
@@ -69,23 +79,15 @@ int main(int argc, char** argv) {
     const auto csv_path = std::filesystem::path(out) / "mae.csv";
     std::ofstream csv(csv_path.string() + ".part");
     csv << "Y,beta,D,query,mae_energy,mae_gradient,hamming_retrieval\n";
+    struct row {
+      long d;
+      int q;
+      double beta;
+      long y;
+      double energy, gradient, hamming;
+    };
+    std::vector<row> rows;
     const char* kinds[] = {"stored", "near", "far"};
-    // Chart: the first D, one series per (query kind, beta) for each metric.
-    engram::io::line_chart charts[3] = {{.title = "Energy error (eq. 14)",
-                                         .x_label = "Y",
-                                         .y_label = "MAE energy",
-                                         .log_x = true,
-                                         .log_y = true},
-                                        {.title = "Gradient error (eq. 14)",
-                                         .x_label = "Y",
-                                         .y_label = "MAE gradient",
-                                         .log_x = true,
-                                         .log_y = true},
-                                        {.title = "Retrieval error (eq. 15)",
-                                         .x_label = "Y",
-                                         .y_label = "Hamming",
-                                         .log_x = true,
-                                         .log_y = true}};
     std::printf("%7s %6s %5s %7s | %11s %11s %9s\n", "Y", "beta", "D", "query", "MAE energy",
                 "MAE grad", "Hamming");
     for (long d : dims) {
@@ -108,13 +110,6 @@ int main(int argc, char** argv) {
               engram::retrieve(mrdam, queries[q], engram::gradient_descent<double>{.step = step},
                                engram::stop::after(steps))
                   .states;
-        if (d == dims.front())
-          for (int q = 0; q < 3; ++q) {
-            engram::io::chart_series s;
-            s.name = std::string(kinds[q]) + ", beta " + engram::io::detail::tick_label(beta);
-            s.color = engram::io::palette(std::size_t(q) * betas.size() + bi);
-            for (int m = 0; m < 3; ++m) charts[m].series.push_back(s);
-          }
         for (long y : ys) {
           using sincos = engram::sincos_features;
           engram::distributed_memory<sincos, double> tensor(
@@ -126,30 +121,53 @@ int main(int argc, char** argv) {
                 engram::retrieve(drdam, queries[q], engram::gradient_descent<double>{.step = step},
                                  engram::stop::after(steps));
             const double hamming = engram::binarised_hamming(reference[q], approx.states);
-            csv << y << ',' << beta << ',' << d << ',' << kinds[q] << ',' << err.energy << ','
-                << err.gradient << ',' << hamming << '\n';
+            rows.push_back({d, q, beta, y, err.energy, err.gradient, hamming});
             std::printf("%7ld %6g %5ld %7s | %11.4e %11.4e %9.4f\n", y, beta, d, kinds[q],
                         err.energy, err.gradient, hamming);
-            if (d == dims.front()) {
-              const double values[3] = {err.energy, err.gradient, hamming};
-              for (int m = 0; m < 3; ++m) {
-                auto& series = charts[m].series[charts[m].series.size() - 3 + std::size_t(q)];
-                series.x.push_back(double(y));
-                series.y.push_back(values[m]);
-              }
-            }
           }
         }
       }
     }
+    // One series after another (D, query, beta, then Y), so that each line of the chart reads
+    // consecutive rows.
+    std::sort(rows.begin(), rows.end(), [](const row& a, const row& b) {
+      return std::tie(a.d, a.q, a.beta, a.y) < std::tie(b.d, b.q, b.beta, b.y);
+    });
+    for (const row& r : rows)
+      csv << r.y << ',' << r.beta << ',' << r.d << ',' << kinds[r.q] << ',' << r.energy << ','
+          << r.gradient << ',' << r.hamming << '\n';
     csv.close();
     if (!csv) throw engram::io_error("cannot write " + csv_path.string());
     std::filesystem::rename(csv_path.string() + ".part", csv_path);
-    for (auto& c : charts) c.title += ", D = " + std::to_string(dims.front());
-    charts[2].x_label = "Y (zero errors not drawn)";
+    // Three panels for the first D: one line per (query kind, beta), read back from the CSV.
     const auto png = std::filesystem::path(out) / "mae.png";
-    engram::io::write_png_charts(png, {charts[0], charts[1], charts[2]});
-    std::printf("wrote %s and %s\n", csv_path.c_str(), png.c_str());
+    std::string script =
+        "set terminal pngcairo noenhanced size 1500,460 font 'sans,10'\nset output " +
+        plot::quoted(png.string()) +
+        "\nset datafile separator ','\nset key top right font ',8'\n"
+        "set logscale xy\nset grid\nset multiplot layout 1,3\n";
+    const char* columns[3] = {"5", "6", "7"};
+    const char* titles[3] = {"Energy error (eq. 14)", "Gradient error (eq. 14)",
+                             "Retrieval error (eq. 15; zeros not drawn)"};
+    for (int m = 0; m < 3; ++m) {
+      script += "set title " +
+                plot::quoted(std::string(titles[m]) + ", D = " + std::to_string(dims.front())) +
+                "\nset xlabel 'Y'\nplot ";
+      for (int q = 0; q < 3; ++q)
+        for (double beta : betas) {
+          script += (q || beta != betas.front() ? ", " : "") + plot::quoted(csv_path.string()) +
+                    " using ((strcol(4) eq '" + kinds[q] + "' && $2 == " + std::to_string(beta) +
+                    " && $3 == " + std::to_string(dims.front()) + ") ? $1 : NaN):" + columns[m] +
+                    " with linespoints title " +
+                    plot::quoted(std::string(kinds[q]) + ", beta " + short_number(beta));
+        }
+      script += "\n";
+    }
+    script += "unset multiplot\n";
+    if (plot::gnuplot(script, png))
+      std::printf("wrote %s and %s\n", csv_path.c_str(), png.c_str());
+    else
+      std::printf("wrote %s\n", csv_path.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "drdam_vs_mrdam: %s\n", e.what());
     return 1;

@@ -6,17 +6,75 @@
 //        still retrievable, and the Monte Carlo fraction of the cube with finite energy;
 //   LSE: the distinct fixed points of gradient descent from the patterns and from random
 //        starts, classified the same way.
-// Writes minima.csv and minima.png into --out and prints the table.
+// Writes minima.csv and minima.png into --out and prints the table; in d = 2 also
+// landscape.csv and landscape.png, the LSE energy and its flow over the square.
 #include <CLI/CLI.hpp>
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
+
+#include "gnuplot.hpp"
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <string>
 #include <vector>
+
+namespace {
+
+/// In d = 2: the LSE energy and its flow -grad E on a grid over the unit square, written to
+/// landscape.csv (gnuplot's grid format: a blank line after each row) and drawn as a heat map
+/// with contours, the flow as arrows (direction only) and the stored patterns as dots.
+void draw_landscape(const engram::dense_memory<double>& memory, double beta,
+                    const std::string& out) {
+  constexpr int n = 81;
+  const engram::lse_energy<double> lse(memory, beta);
+  const engram::lsr_energy<double> lsr(memory, beta);
+  Eigen::MatrixXd grid(2, n * n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) grid.col(i * n + j) << double(i) / (n - 1), double(j) / (n - 1);
+  const auto [e, g] = lse.value_and_gradient(grid);
+  const Eigen::VectorXd lsr_e = lsr.value(grid);
+  const auto csv_path = std::filesystem::path(out) / "landscape.csv";
+  std::ofstream csv(csv_path.string() + ".part");
+  csv << "# x,y,lse_energy,lsr_energy,flow_x,flow_y (beta " << beta << ")\n";
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      const Eigen::Index k = i * n + j;
+      csv << grid(0, k) << ',' << grid(1, k) << ',' << e(k) << ',' << lsr_e(k) << ',' << -g(0, k)
+          << ',' << -g(1, k) << '\n';
+    }
+    csv << '\n';
+  }
+  csv.close();
+  if (!csv) throw engram::io_error("cannot write " + csv_path.string());
+  std::filesystem::rename(csv_path.string() + ".part", csv_path);
+
+  const auto png = std::filesystem::path(out) / "landscape.png";
+  const std::string data = plot::quoted(csv_path.string());
+  std::string script = "set terminal pngcairo noenhanced size 820,760 font 'sans,10'\nset output " +
+                       plot::quoted(png.string()) +
+                       "\nset datafile separator ','\nset view map\nset size ratio -1\n"
+                       "set contour base\nset cntrparam levels 14\nunset key\n"
+                       "set xrange [0:1]\nset yrange [0:1]\nset xlabel 'x_1'\nset ylabel 'x_2'\n"
+                       "set title 'LSE energy at beta = " +
+                       std::to_string(beta) +
+                       ": contours, flow -grad E (arrows), stored patterns (dots)'\n"
+                       "$patterns << EOD\n";
+  for (Eigen::Index mu = 0; mu < memory.size(); ++mu)
+    script += std::to_string(memory.patterns()(0, mu)) + "," +
+              std::to_string(memory.patterns()(1, mu)) + "\n";
+  script += "EOD\nsplot " + data + " using 1:2:3 with pm3d nocontour, " + data +
+            " using 1:2:3 with lines nosurface lc 'white', " + data +
+            " every 5:5 using 1:2:(0):(0.03*$5/sqrt($5**2+$6**2+1e-300)):"
+            "(0.03*$6/sqrt($5**2+$6**2+1e-300)):(0) with vectors nocontour lc 'black', "
+            "$patterns using 1:2:(0) with points nocontour pt 7 ps 1.2 lc 'white'\n";
+  if (plot::gnuplot(script, png)) std::printf("wrote %s and %s\n", csv_path.c_str(), png.c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Count the memories of LSR and LSE energies across beta (seed 002, Fig. 3)"};
@@ -66,22 +124,6 @@ int main(int argc, char** argv) {
     std::ofstream csv(csv_path.string() + ".part");
     csv << "beta,lsr_minima,lsr_emergent,lsr_stored_retrievable,lsr_supported_fraction,"
            "lse_minima,lse_emergent,lse_stored_retrievable,lse_supported_fraction\n";
-    engram::io::line_chart counts{.title = "Memories of LSR and LSE",
-                                  .x_label = "beta",
-                                  .y_label = "count (zeros not drawn)",
-                                  .log_x = true,
-                                  .log_y = true};
-    engram::io::line_chart support{.title = "Share of the cube with finite energy",
-                                   .x_label = "beta",
-                                   .y_label = "fraction",
-                                   .log_x = true};
-    std::vector<engram::io::chart_series> series(6);
-    const char* names[] = {"LSR minima", "LSR emergent", "LSR stored kept",
-                           "LSE minima", "LSE emergent", "LSE stored kept"};
-    for (std::size_t i = 0; i < series.size(); ++i)
-      series[i] = {names[i], {}, {}, engram::io::palette(i)};
-    engram::io::chart_series supported{"LSR (eps = 0)", {}, {}, engram::io::palette(0)};
-
     std::printf("M = %d patterns in [0,1]^%d, r_min = %.4f; beta from %.4g to %.4g\n", count, dim,
                 r_min, beta_lo, beta_hi);
     std::printf("%10s | %8s %8s %6s %9s | %8s %8s %6s\n", "beta", "LSR min", "emergent", "kept",
@@ -114,18 +156,6 @@ int main(int argc, char** argv) {
       csv << beta << ',' << lsr_minima << ',' << lsr_emergent << ',' << lsr_kept << ',' << fraction
           << ',' << descent.count() << ',' << descent.emergent_count() << ','
           << descent.retrievable_count() << ',' << lse_fraction << '\n';
-      const double values[] = {lsr_minima,
-                               lsr_emergent,
-                               lsr_kept,
-                               double(descent.count()),
-                               double(descent.emergent_count()),
-                               double(descent.retrievable_count())};
-      for (std::size_t k = 0; k < series.size(); ++k) {
-        series[k].x.push_back(beta);
-        series[k].y.push_back(values[k]);
-      }
-      supported.x.push_back(beta);
-      supported.y.push_back(fraction);
       std::printf("%10.4g | %8.0f %8.0f %6.0f %9.4f | %8ld %8ld %6ld\n", beta, lsr_minima,
                   lsr_emergent, lsr_kept, fraction, long(descent.count()),
                   long(descent.emergent_count()), long(descent.retrievable_count()));
@@ -134,12 +164,21 @@ int main(int argc, char** argv) {
     if (!csv) throw engram::io_error("cannot write " + csv_path.string());
     std::filesystem::rename(csv_path.string() + ".part", csv_path);
 
-    counts.series = series;
-    support.series = {supported};
-    support.height = 380;
     const auto png = std::filesystem::path(out) / "minima.png";
-    engram::io::write_png_charts(png, {counts, support});
-    std::printf("wrote %s and %s\n", csv_path.c_str(), png.c_str());
+    const std::string data = plot::quoted(csv_path.string());
+    const std::string script =
+        "set terminal pngcairo noenhanced size 1100,800 font 'sans,10'\nset output " +
+        plot::quoted(png.string()) +
+        "\nset datafile separator ','\nset grid\nset key autotitle columnhead\n"
+        "set multiplot layout 2,1\nset logscale xy\nset title 'Memories of LSR and LSE'\n"
+        "set ylabel 'count (zeros not drawn)'\nplot for [c in '2 3 4 6 7 8'] " +
+        data +
+        " using 1:int(c) with linespoints\nunset logscale y\nset title 'Share of the cube with "
+        "finite LSR energy (eps = 0)'\nset xlabel 'beta'\nset ylabel 'fraction'\nplot " +
+        data + " using 1:5 with linespoints\nunset multiplot\n";
+    const bool drew = plot::gnuplot(script, png);
+    std::printf("wrote %s%s%s\n", csv_path.c_str(), drew ? " and " : "", drew ? png.c_str() : "");
+    if (dim == 2) draw_landscape(memory, std::sqrt(beta_lo * beta_hi), out);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "emergent_memories: %s\n", e.what());
     return 1;

@@ -2,6 +2,5 @@
 // Link the engram::io target, which brings zlib and stb.
 #pragma once
 
-#include "engram/io/chart.hpp"
 #include "engram/io/idx.hpp"
 #include "engram/io/png.hpp"

@@ -85,7 +85,7 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
     if (pending.empty()) return;
     const index n = index(pending.size());
     const auto batch = centroids.leftCols(n);
-    const std::vector<std::vector<index>> found = energy.supports(batch);
+    const std::vector<std::vector<index>> found = energy.supports(batch, workspace);
     std::vector<index> accepted;
     for (index b = 0; b < n; ++b)
       if (found[std::size_t(b)] == pending[std::size_t(b)]) accepted.push_back(b);

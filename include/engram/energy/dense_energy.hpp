@@ -155,12 +155,18 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   /// B(x) for each column, ascending (compact kernels).
   std::vector<std::vector<index>> supports(
       const Eigen::Ref<const matrix<Scalar>>& queries) const requires compact {
+    workspace_type ws = make_workspace();
+    return supports(queries, ws);
+  }
+  /// The same with a workspace the caller keeps between calls.
+  std::vector<std::vector<index>> supports(const Eigen::Ref<const matrix<Scalar>>& queries,
+                                           workspace_type& ws) const requires compact {
     validate(queries);
     std::vector<std::vector<index>> out(std::size_t(queries.cols()));
-    workspace_type ws = make_workspace();
     const Scalar beta = this->beta();
+    const Scalar r = support_radius();
     index_.for_each_candidate(
-        queries, Scalar(2) * support_radius() * support_radius(),
+        queries, r * r,
         [&](index b, index mu, Scalar d2) {
           if (Kernel::weight(beta, d2) > Scalar(0)) out[std::size_t(b)].push_back(mu);
         },

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "support.hpp"
+#include "support/oracles.hpp"
+#include "support/support.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -20,42 +21,10 @@ using Vd = Eigen::VectorXd;
 
 namespace {
 
-// Direct evaluation of E(x) = -Q(sum_mu k(xi_mu, x)) + R(x) in long double from explicit
-// differences, independent of the GEMM expansion and streaming used by the library.
-enum class model { lse_l2, lse_dot, linear_l2, linear_dot };
-
+using engram_test::model;
+// The long-double oracle of tests/support/oracles.hpp, under this file's old name.
 long double direct_energy(model m, const Md& xi, const Vd& x, double beta) {
-  const Index K = xi.cols();
-  std::vector<long double> a(static_cast<std::size_t>(K));
-  long double amax = -std::numeric_limits<long double>::infinity();
-  for (Index mu = 0; mu < K; ++mu) {
-    long double s = 0;
-    if (m == model::lse_l2 || m == model::linear_l2) {
-      for (Index i = 0; i < x.size(); ++i) {
-        const long double d = (long double)x(i) - xi(i, mu);
-        s -= 0.5L * d * d;
-      }
-    } else {
-      for (Index i = 0; i < x.size(); ++i) s += (long double)x(i) * xi(i, mu);
-    }
-    a[std::size_t(mu)] = beta * s;
-    amax = std::max(amax, a[std::size_t(mu)]);
-  }
-  long double sum = 0;
-  for (auto v : a) sum += std::exp(v - amax);
-  long double half_sq = 0;
-  for (Index i = 0; i < x.size(); ++i) half_sq += 0.5L * x(i) * x(i);
-  switch (m) {
-    case model::lse_l2:
-      return -(amax + std::log(sum)) / beta;
-    case model::lse_dot:
-      return -(amax + std::log(sum)) / beta + half_sq;
-    case model::linear_l2:
-      return -std::exp(amax) * sum / beta;
-    case model::linear_dot:
-      return -std::exp(amax) * sum / beta + half_sq;
-  }
-  return 0;
+  return engram_test::exponential_oracle(m, xi, x, beta);
 }
 
 template <class Energy>

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 extern "C" {
 void* __libc_malloc(std::size_t);

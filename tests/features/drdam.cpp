@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>

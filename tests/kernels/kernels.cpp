@@ -10,7 +10,8 @@
 
 #include "catch.hpp"
 #include "extending/biweight.hpp"
-#include "support.hpp"
+#include "support/oracles.hpp"
+#include "support/support.hpp"
 
 using Index = Eigen::Index;
 using Md = Eigen::MatrixXd;
@@ -19,47 +20,21 @@ using engram_test::uniform;
 
 namespace {
 
-long double dot(const Md& xi, Index mu, const Eigen::VectorXd& x) {
-  long double s = 0;
-  for (Index i = 0; i < x.size(); ++i) s += (long double)xi(i, mu) * x(i);
-  return s;
-}
-
-long double squared_distance(const Md& xi, Index mu, const Eigen::VectorXd& x) {
-  long double s = 0;
-  for (Index i = 0; i < x.size(); ++i) {
-    const long double d = (long double)x(i) - xi(i, mu);
-    s += d * d;
-  }
-  return s;
-}
-
-// E = -sum_mu F(<xi_mu, x>), F(s) = s^n or ReLU(s)^n.
 long double direct_power(const Md& xi, const Eigen::VectorXd& x, int n, bool rectified) {
-  long double e = 0;
-  for (Index mu = 0; mu < xi.cols(); ++mu) {
-    const long double s = dot(xi, mu, x);
-    e -= rectified && s <= 0 ? 0.0L : std::pow(s, n);
-  }
-  return e;
+  return engram_test::power_oracle(xi, x, n, rectified);
 }
 
 // E = -(1/beta) log(eps + sum_mu ReLU(1 - beta/2 d^2)^2).
 long double direct_biweight(const Md& xi, const Eigen::VectorXd& x, double beta, double eps) {
-  long double s = eps;
-  for (Index mu = 0; mu < xi.cols(); ++mu) {
-    const long double u = 1.0L - 0.5L * beta * squared_distance(xi, mu, x);
-    if (u > 0) s += u * u;
-  }
-  return -std::log(s) / beta;
+  return engram_test::compact_oracle(xi, x, beta, eps, [&](long double d2) {
+    const long double u = 1.0L - 0.5L * beta * d2;
+    return u > 0 ? u * u : 0.0L;
+  });
 }
 
 // E = -(1/beta) log(eps + sum_mu exp(-beta/2 d^2)).
 long double direct_lse_eps(const Md& xi, const Eigen::VectorXd& x, double beta, double eps) {
-  long double s = eps;
-  for (Index mu = 0; mu < xi.cols(); ++mu)
-    s += std::exp(-0.5L * beta * squared_distance(xi, mu, x));
-  return -std::log(s) / beta;
+  return engram_test::exponential_oracle(engram_test::model::lse_l2, xi, x, beta, eps);
 }
 
 template <class Energy, class Direct>

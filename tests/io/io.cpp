@@ -209,36 +209,3 @@ TEST_CASE("PNG grids hold the images in place", "[io][png]") {
       engram::io_error);
   CHECK_FALSE(fs::exists(dir.path / "x.png"));
 }
-
-TEST_CASE("line charts are written as PNG panels", "[io][chart]") {
-  scratch_dir dir("chart");
-  engram::io::line_chart chart{.title = "t", .x_label = "x", .y_label = "y", .log_x = true};
-  chart.series.push_back({"up", {1, 10, 100}, {0, 1, 2}, engram::io::palette(0)});
-  chart.series.push_back({"down", {1, 10, 100}, {2, 1, 0}, engram::io::palette(1)});
-  engram::io::line_chart second = chart;
-  second.height = 300;
-  const fs::path p = dir.path / "chart.png";
-  engram::io::write_png_charts(p, {chart, second});
-  int w = 0, h = 0, channels = 0;
-  unsigned char* data = stbi_load(p.string().c_str(), &w, &h, &channels, 3);
-  REQUIRE(data != nullptr);
-  CHECK(w == 900);
-  CHECK(h == 520 + 300);  // each row as tall as its chart
-  // The first series' colour appears (its line and legend), and so does the second's.
-  const auto has = [&](engram::io::rgb c) {
-    for (int i = 0; i < w * h; ++i)
-      if (data[3 * i] == c[0] && data[3 * i + 1] == c[1] && data[3 * i + 2] == c[2]) return true;
-    return false;
-  };
-  CHECK(has(engram::io::palette(0)));
-  CHECK(has(engram::io::palette(1)));
-  stbi_image_free(data);
-
-  engram::io::line_chart bad = chart;
-  bad.series[0].y.pop_back();
-  CHECK_THROWS_AS(engram::io::write_png_chart(dir.path / "bad.png", bad),
-                  engram::dimension_mismatch);
-  CHECK_THROWS_AS(engram::io::write_png_charts(dir.path / "none.png", {}),
-                  engram::invalid_argument);
-  CHECK_FALSE(fs::exists(dir.path / "bad.png"));
-}

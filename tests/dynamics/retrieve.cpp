@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using Index = Eigen::Index;
 namespace stop = engram::stop;

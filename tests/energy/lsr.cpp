@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "catch.hpp"
-#include "support.hpp"
+#include "support/oracles.hpp"
+#include "support/support.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -24,19 +25,9 @@ namespace {
 using engram_test::central_difference;
 using engram_test::uniform;
 
-// E = -(1/beta) log(eps + sum_mu ReLU(1 - beta/2 ||x - xi_mu||^2)) in long double from explicit
-// differences; +inf when the argument of the log is 0.
+// The long-double oracle of tests/support/oracles.hpp.
 long double direct_lsr(const Md& xi, const Vd& x, double beta, double eps) {
-  long double s = eps;
-  for (Index mu = 0; mu < xi.cols(); ++mu) {
-    long double d2 = 0;
-    for (Index i = 0; i < x.size(); ++i) {
-      const long double d = (long double)x(i) - xi(i, mu);
-      d2 += d * d;
-    }
-    s += std::max(0.0L, 1.0L - 0.5L * beta * d2);
-  }
-  return s > 0 ? -std::log(s) / beta : std::numeric_limits<long double>::infinity();
+  return engram_test::lsr_oracle(xi, x, beta, eps);
 }
 
 // The smallest | ||x - xi_mu||^2 - 2/beta | over memories: how close x is to a kink.
