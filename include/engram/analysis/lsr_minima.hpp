@@ -43,7 +43,7 @@ template <real_scalar Scalar, backend Backend>
 minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& energy,
                                            const enumeration_options& options = {}) {
   options.validate();
-  const dense_memory<Scalar>& memory = energy.memory();
+  const auto& memory = energy.memory();
   if (memory.empty())
     throw empty_memory("the memory holds no patterns; there are no minima to enumerate");
   const matrix<Scalar>& xi = memory.patterns();

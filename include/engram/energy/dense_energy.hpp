@@ -47,7 +47,7 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   using scaling_type = Scaling;
   using backend_type = Backend;
   using params_type = dense_params<Scalar>;
-  using memory_type = dense_memory<Scalar>;
+  using memory_type = dense_memory<Scalar, Backend>;
   using tile_policy = typename backend_traits<Backend>::tile_policy;
   /// An empty support under the log scaling with eps = 0 has energy +inf: retrieve() reports it.
   static constexpr bool reports_unsupported = compact;

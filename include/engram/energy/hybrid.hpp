@@ -54,7 +54,7 @@ class hybrid_energy : public detail::hybrid_base<Scalar, Backend> {
   using base = detail::hybrid_base<Scalar, Backend>;
 
  public:
-  using memory_type = dense_memory<Scalar>;
+  using memory_type = dense_memory<Scalar, Backend>;
   using typename base::workspace_type;
 
   hybrid_energy(const memory_type& memory, const hybrid_params<Scalar>& p,

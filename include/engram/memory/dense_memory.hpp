@@ -8,15 +8,20 @@
 #include <cstdint>
 #include <vector>
 
+#include "engram/backend/cpu/workspace.hpp"
+#include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
 
 namespace engram {
 
-template <real_scalar Scalar>
+/// Patterns live where the backend keeps matrices (backend_traits<Backend>::matrix_type).
+template <real_scalar Scalar, backend Backend = cpu>
 class dense_memory {
  public:
   using scalar_type = Scalar;
+  using backend_type = Backend;
+  using matrix_type = typename backend_traits<Backend>::template matrix_type<Scalar>;
 
   /// An empty memory of dimension `dim`; add() patterns before evaluating an energy on it.
   explicit dense_memory(index dim) : patterns_(dim, 0), half_sq_norms_(0) {
@@ -41,7 +46,7 @@ class dense_memory {
   bool empty() const { return patterns_.cols() == 0; }
 
   /// The stored patterns, D x K.
-  const matrix<Scalar>& patterns() const { return patterns_; }
+  const matrix_type& patterns() const { return patterns_; }
   /// 1/2 ||xi_mu||^2 for each stored pattern.
   const vector<Scalar>& half_squared_norms() const { return half_sq_norms_; }
 
@@ -104,7 +109,7 @@ class dense_memory {
                                          "range of its scalar type; rescale the data"));
   }
 
-  matrix<Scalar> patterns_;
+  matrix_type patterns_;
   vector<Scalar> half_sq_norms_;
   std::uint64_t version_ = 0;
 };

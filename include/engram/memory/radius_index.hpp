@@ -50,12 +50,13 @@ class radius_index {
   using scalar_type = Scalar;
   using workspace_type = backend_workspace<Backend, Scalar>;
 
-  explicit radius_index(const dense_memory<Scalar>& memory,
+  explicit radius_index(const dense_memory<Scalar, Backend>& memory,
                         support_method method = support_method::automatic)
       : memory_(&memory), method_(method), cache_(std::make_shared<cache>()) {}
-  radius_index(dense_memory<Scalar>&&, support_method = support_method::automatic) = delete;
+  radius_index(dense_memory<Scalar, Backend>&&,
+               support_method = support_method::automatic) = delete;
 
-  const dense_memory<Scalar>& memory() const { return *memory_; }
+  const dense_memory<Scalar, Backend>& memory() const { return *memory_; }
   support_method method() const { return method_; }
   void set_method(support_method m) { method_ = m; }
   /// The method used on the memory as it is now.
@@ -85,7 +86,7 @@ class radius_index {
  private:
   struct cache {
     std::mutex lock;
-    const dense_memory<Scalar>* memory = nullptr;
+    const dense_memory<Scalar, Backend>* memory = nullptr;
     std::uint64_t version = 0;
     std::optional<cpu_kd_tree<Scalar>> tree;
   };
@@ -103,7 +104,7 @@ class radius_index {
     return *c.tree;
   }
 
-  const dense_memory<Scalar>* memory_;
+  const dense_memory<Scalar, Backend>* memory_;
   support_method method_;
   std::shared_ptr<cache> cache_;
 };
