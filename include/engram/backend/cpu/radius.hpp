@@ -84,14 +84,14 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
   // ascending and only one thread touches a column at a time.
   // 64 candidates a column to start with: lists then grow only past the largest support seen.
   auto& found = ws.candidates(std::size_t(sp.chunks > 1 ? sp.blocks * sp.chunks : 0),
-                              std::size_t(64 * sp.qt));
-  ws.prepare_threads(sp.mt, sp.qt);
-  for (int t = 0; t < cpu_detail::max_threads(); ++t) ws.column(t, sp.qt);
+                              std::size_t(64 * sp.cols));
+  ws.prepare_threads(sp.rows, sp.cols);
+  for (int t = 0; t < cpu_detail::max_threads(); ++t) ws.column(t, sp.cols);
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
     const int t = cpu_detail::thread_id();
-    auto scores = ws.score_block(t, sp.mt, sp.qt);
+    auto scores = ws.score_block(t, sp.rows, sp.cols);
     auto x_sq = ws.column(t, bc);
     x_sq = queries.middleCols(b0, bc).colwise().squaredNorm().transpose();
     const index k_end = sp.k_end(c, count);

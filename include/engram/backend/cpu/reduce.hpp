@@ -68,13 +68,13 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   const cpu_detail::split sp(batch, count, tiles);
   auto& partials = ws.exp_chunks(std::size_t(sp.chunks));
   for (index c = 1; c < sp.chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
-  ws.prepare_threads(sp.mt, sp.qt);
+  ws.prepare_threads(sp.rows, sp.cols);
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
     cpu_detail::exp_reduce_block(patterns, half_sq_norms, Scalar(bias_scale), queries, Scalar(beta),
                                  with_weighted, b0, bc, sp.k_begin(c, count), sp.k_end(c, count),
-                                 sp.mt, ws.score_block(cpu_detail::thread_id(), sp.mt, sp.qt),
+                                 sp.mt, ws.score_block(cpu_detail::thread_id(), sp.rows, sp.cols),
                                  c == 0 ? out : partials[std::size_t(c)]);
   });
   for (index c = 1; c < sp.chunks; ++c) out.combine(partials[std::size_t(c)]);
@@ -95,19 +95,19 @@ void sum_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   const cpu_detail::split sp(batch, count, tiles);
   auto& partials = ws.sum_chunks(std::size_t(sp.chunks));
   for (index c = 1; c < sp.chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
-  ws.prepare_threads(sp.mt, 2 * sp.qt);
+  ws.prepare_threads(sp.rows, 2 * sp.cols);
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
     const int t = cpu_detail::thread_id();
-    auto buffer = ws.score_block(t, sp.mt, 2 * sp.qt);
+    auto buffer = ws.score_block(t, sp.rows, 2 * sp.cols);
     sum_partial<Scalar>& target = c == 0 ? out : partials[std::size_t(c)];
     const index k_begin = sp.k_begin(c, count), k_end = sp.k_end(c, count);
     const auto x = queries.middleCols(b0, bc);
     for (index k0 = k_begin; k0 < k_end; k0 += sp.mt) {
       const index kc = std::min(sp.mt, k_end - k0);
       auto s = buffer.topLeftCorner(kc, bc);
-      auto d = buffer.block(0, sp.qt, kc, bc);
+      auto d = buffer.block(0, sp.cols, kc, bc);
       const auto tile = patterns.middleCols(k0, kc);
       s.noalias() = tile.transpose() * x;
       for (index j = 0; j < bc; ++j) {

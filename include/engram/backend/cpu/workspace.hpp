@@ -27,6 +27,7 @@ namespace cpu_detail {
 /// How a reduction splits its work among threads.
 struct split {
   index qt, mt, blocks, chunks, tiles_per_chunk;
+  index rows, cols;  // the largest score block any task needs: small problems keep small scratch
 
   split(index batch, index count, const cpu_tiles& tiles) {
     qt = std::max<index>(1, tiles.query_tile);
@@ -37,6 +38,8 @@ struct split {
                  ? 1
                  : std::max<index>(1, std::min(memory_tiles, (threads + blocks - 1) / blocks));
     tiles_per_chunk = (memory_tiles + chunks - 1) / chunks;
+    rows = std::min(mt, count);
+    cols = std::min(qt, batch);
   }
   index k_begin(index c, index count) const { return std::min(count, c * tiles_per_chunk * mt); }
   index k_end(index c, index count) const {
