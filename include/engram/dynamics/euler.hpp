@@ -11,20 +11,21 @@
 namespace engram {
 
 namespace detail {
-template <vector_field Field, class Scalar>
-void euler_step(Field& field, Scalar h, matrix<Scalar>& x, matrix<Scalar>& dxdt,
-                vector<Scalar>& e) {
-  axpy(cpu{}, h, dxdt, x);
-  evaluate_field(field, x, dxdt, e);
-}
+struct euler_names {
+  static constexpr const char* step = "explicit_euler.step";
+};
+struct descent_names {
+  static constexpr const char* step = "gradient_descent.step";
+};
 }  // namespace detail
 
-template <real_scalar Scalar>
-struct explicit_euler {
+/// x <- x + h f(x); `Names` only names the step in error messages.
+template <real_scalar Scalar, class Names>
+struct basic_euler {
   using scalar_type = Scalar;
-  Scalar step = Scalar(0.1);  // h
+  Scalar step = Scalar(0.1);  // h (eta for gradient descent)
 
-  void validate() const { require_positive("explicit_euler.step", step); }
+  void validate() const { require_positive(Names::step, step); }
   template <vector_field Field>
   no_stepper_state make_state(Field&, const matrix<Scalar>&) const {
     return {};
@@ -32,26 +33,16 @@ struct explicit_euler {
   template <vector_field Field>
   void do_step(Field& field, no_stepper_state&, matrix<Scalar>& x, matrix<Scalar>& dxdt,
                vector<Scalar>& e) const {
-    detail::euler_step(field, step, x, dxdt, e);
+    axpy(cpu{}, step, dxdt, x);
+    evaluate_field(field, x, dxdt, e);
   }
 };
+
+template <real_scalar Scalar>
+using explicit_euler = basic_euler<Scalar, detail::euler_names>;
 
 /// Euler on the gradient flow, under the name the field uses.
 template <real_scalar Scalar>
-struct gradient_descent {
-  using scalar_type = Scalar;
-  Scalar step = Scalar(0.1);  // eta
-
-  void validate() const { require_positive("gradient_descent.step", step); }
-  template <vector_field Field>
-  no_stepper_state make_state(Field&, const matrix<Scalar>&) const {
-    return {};
-  }
-  template <vector_field Field>
-  void do_step(Field& field, no_stepper_state&, matrix<Scalar>& x, matrix<Scalar>& dxdt,
-               vector<Scalar>& e) const {
-    detail::euler_step(field, step, x, dxdt, e);
-  }
-};
+using gradient_descent = basic_euler<Scalar, detail::descent_names>;
 
 }  // namespace engram
