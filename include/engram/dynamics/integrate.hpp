@@ -143,7 +143,7 @@ requires stepper_for<Stepper, Field> && std::invocable<Observer&, const integrat
     x_before = x;
     previous = e;
     stepper.do_step(field, stepper_state, x, dxdt, e);
-    for (index j = 0; j < x.cols(); ++j) change(j) = (x.col(j) - x_before.col(j)).norm();
+    column_distances(cpu{}, x, x_before, change);
 
     if (options.record_trace && has_energy) {
       for (index j = 0; j < e.size(); ++j) latest(active[std::size_t(j)]) = e(j);

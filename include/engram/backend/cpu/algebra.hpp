@@ -1,6 +1,6 @@
 // The cpu backend's state algebra, the operations integrate() performs on D x n working sets
-// (Boost.Odeint's algebra/operations role): y += a x, column norms, masked updates, and the
-// compaction that moves the columns still running to the front.
+// (Boost.Odeint's algebra/operations role): y += a x, distances between states, masked updates, and
+// the compaction that moves the columns still running to the front.
 #pragma once
 
 #include <vector>
@@ -16,10 +16,11 @@ void axpy(cpu, Scalar a, const Eigen::MatrixBase<X>& x, Eigen::MatrixBase<Y>& y)
   y.noalias() += a * x;
 }
 
-/// out(j) = ||x.col(j)||.
-template <class X, class Out>
-void column_norms(cpu, const Eigen::MatrixBase<X>& x, Eigen::MatrixBase<Out>& out) {
-  out = x.colwise().norm().transpose();
+/// out(j) = ||x.col(j) - y.col(j)||, column by column (no D x n temporary).
+template <class X, class Y, class Out>
+void column_distances(cpu, const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Y>& y,
+                      Eigen::MatrixBase<Out>& out) {
+  for (index j = 0; j < x.cols(); ++j) out(j) = (x.col(j) - y.col(j)).norm();
 }
 
 /// d *= free, coordinate-wise: free is empty (no clamping), D x 1 (one mask for every column)
