@@ -53,13 +53,19 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
   const Scalar same_point =
       std::sqrt(std::numeric_limits<Scalar>::epsilon()) * energy.support_radius();
 
-  // Interaction graph, each pattern linked to the later patterns it interacts with.
+  auto workspace = energy.make_workspace();
+  // Interaction graph, each pattern linked to the later patterns it interacts with, found by
+  // the energy's radius index (a KD-tree in low dimension) rather than all M^2 pairs.
   std::vector<std::vector<index>> later(static_cast<std::size_t>(k));
+  energy.search().for_each_candidate(
+      xi, reach * reach,
+      [&](index a, index b, Scalar d2) {
+        if (b > a && std::sqrt(d2) < reach) later[std::size_t(a)].push_back(b);
+      },
+      workspace.backend);
   double bound = 0;
   index widest = 0;
   for (index a = 0; a < k; ++a) {
-    for (index b = a + 1; b < k; ++b)
-      if ((xi.col(a) - xi.col(b)).norm() < reach) later[std::size_t(a)].push_back(b);
     const index n = index(later[std::size_t(a)].size());
     widest = std::max(widest, n);
     bound += std::ldexp(1.0, int(std::min<index>(n, 1000)));
@@ -71,7 +77,6 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
         " later patterns within 2r = ", reach, "), above enumeration_options.max_subsets = ",
         options.max_subsets, "; raise max_subsets, or raise beta to shrink the supports"));
 
-  auto workspace = energy.make_workspace();
   minima_census<Scalar> census;
   census.retrievable.setConstant(k, false);
   std::vector<Scalar> points, values;
@@ -118,6 +123,8 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
     const auto& l = later[std::size_t(std::min(a, b))];
     return std::binary_search(l.begin(), l.end(), std::max(a, b));
   };
+  // One list of narrowed candidates per depth, reused: a clique is at most widest + 1 deep.
+  std::vector<std::vector<index>> narrowed(std::size_t(widest + 1));
   const auto visit = [&](auto&& self, const std::vector<index>& candidates) -> void {
     // The centroid is summed in ascending index order, as the energy sums supports.
     sum.setZero();
@@ -127,13 +134,14 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
                                                : vector<Scalar>(sum / Scalar(set.size()));
     pending.push_back(set);
     if (index(pending.size()) == options.batch) flush();
+    std::vector<index>& next_candidates = narrowed[set.size() - 1];
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       const index next = candidates[i];
-      std::vector<index> narrowed;
+      next_candidates.clear();
       for (std::size_t j = i + 1; j < candidates.size(); ++j)
-        if (adjacent(next, candidates[j])) narrowed.push_back(candidates[j]);
+        if (adjacent(next, candidates[j])) next_candidates.push_back(candidates[j]);
       set.push_back(next);
-      self(self, narrowed);
+      self(self, next_candidates);
       set.pop_back();
     }
   };

@@ -83,8 +83,7 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
   // apart and are visited afterwards in chunk order, so each column still sees its members
   // ascending and only one thread touches a column at a time.
   // 64 candidates a column to start with: lists then grow only past the largest support seen.
-  auto& found = ws.candidates(std::size_t(sp.chunks > 1 ? sp.blocks * sp.chunks : 0),
-                              std::size_t(64 * sp.cols));
+  ws.candidates(std::size_t(sp.chunks > 1 ? sp.blocks * sp.chunks : 0), std::size_t(64 * sp.cols));
   ws.prepare_threads(sp.rows, sp.cols);
   for (int t = 0; t < cpu_detail::max_threads(); ++t) ws.column(t, sp.cols);
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
@@ -107,7 +106,7 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
             if (sp.chunks == 1)
               exact(b0 + j, k0 + i);
             else
-              found[std::size_t(task)].emplace_back(b0 + j, k0 + i);
+              ws.candidate_list(task).emplace_back(b0 + j, k0 + i);
           }
         }
     }
@@ -118,7 +117,7 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
     for (index j = 0; j < bc; ++j)
       for (index c = 0; c < sp.chunks; ++c)
-        for (const auto& [b, mu] : found[std::size_t(blk * sp.chunks + c)])
+        for (const auto& [b, mu] : ws.candidate_list(blk * sp.chunks + c))
           if (b == b0 + j) exact(b, mu);
   }
 }

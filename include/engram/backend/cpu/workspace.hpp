@@ -93,15 +93,17 @@ class cpu_workspace {
   /// n partial states for memory chunks 1..n-1 (chunk 0 writes to the caller's output).
   std::vector<exp_partial<Scalar>>& exp_chunks(std::size_t n) { return grow(exp_chunks_, n); }
   std::vector<sum_partial<Scalar>>& sum_chunks(std::size_t n) { return grow(sum_chunks_, n); }
-  /// n lists of (column, memory) candidates, emptied; each keeps the capacity it reached.
-  std::vector<std::vector<std::pair<index, index>>>& candidates(std::size_t n,
-                                                                std::size_t reserve = 0) {
-    auto& c = grow(candidates_, n);
+  /// n lists of (column, memory) candidates, one per task, emptied; each keeps the capacity
+  /// it reached. Task `i`'s list is candidate_list(i).
+  void candidates(std::size_t n, std::size_t reserve = 0) {
+    grow(candidates_, n);
     for (std::size_t i = 0; i < n; ++i) {
-      c[i].clear();
-      c[i].reserve(reserve);
+      candidates_[i].value.clear();
+      candidates_[i].value.reserve(reserve);
     }
-    return c;
+  }
+  std::vector<std::pair<index, index>>& candidate_list(index task) {
+    return per_thread(candidates_, int(task));
   }
   /// Thread `t`'s D distances to a KD-tree node's box, zeroed.
   std::vector<Scalar>& box_distances(int t, index dim) {
@@ -114,10 +116,16 @@ class cpu_workspace {
   void release() { *this = cpu_workspace(); }
 
  private:
+  // Each thread's buffer header on its own cache line: a vector's end pointer changes on
+  // every push_back, and neighbouring headers on one line would bounce between cores.
   template <class T>
-  static T& per_thread(std::vector<T>& v, int t) {
+  struct alignas(64) slot {
+    T value;
+  };
+  template <class T>
+  static T& per_thread(std::vector<slot<T>>& v, int t) {
     ENGRAM_ASSERT(std::size_t(t) < v.size());  // prepare_threads() ran before the region
-    return v[std::size_t(t)];
+    return v[std::size_t(t)].value;
   }
   template <class T>
   static std::vector<T>& grow(std::vector<T>& v, std::size_t n) {
@@ -143,15 +151,15 @@ class cpu_workspace {
   }
 
  private:
-  std::vector<matrix<Scalar>> scores_;
-  std::vector<vector<Scalar>> columns_;
-  std::vector<std::vector<std::pair<std::uint32_t, Scalar>>> matches_;
-  std::vector<std::vector<Scalar>> boxes_;
-  std::vector<feature_scratch<Scalar>> features_;
+  std::vector<slot<matrix<Scalar>>> scores_;
+  std::vector<slot<vector<Scalar>>> columns_;
+  std::vector<slot<std::vector<std::pair<std::uint32_t, Scalar>>>> matches_;
+  std::vector<slot<std::vector<Scalar>>> boxes_;
+  std::vector<slot<feature_scratch<Scalar>>> features_;
   row_vector<Scalar> row_;
   std::vector<exp_partial<Scalar>> exp_chunks_;
   std::vector<sum_partial<Scalar>> sum_chunks_;
-  std::vector<std::vector<std::pair<index, index>>> candidates_;
+  std::vector<slot<std::vector<std::pair<index, index>>>> candidates_;
 };
 
 template <>
