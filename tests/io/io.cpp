@@ -11,32 +11,14 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using Index = Eigen::Index;
 using engram::io::idx_type;
 
-namespace {
-
-struct scratch_dir {
-  fs::path path;
-  explicit scratch_dir(const std::string& name)
-      : path(fs::temp_directory_path() / ("engram_test_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~scratch_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-};
-
-void write_bytes(const fs::path& p, const std::vector<unsigned char>& bytes) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
-
-}  // namespace
+using engram_test::scratch_dir;
+using engram_test::write_bytes;
 
 TEST_CASE("IDX files round trip in every element type", "[io][idx]") {
   scratch_dir dir("idx_roundtrip");
@@ -99,11 +81,18 @@ TEST_CASE("IDX reader reports malformed and truncated files", "[io][idx][errors]
   const auto short_msg = message_for(dir.path / "short_data");
   CHECK(short_msg.find("truncated") != std::string::npos);
   CHECK(short_msg.find("item 1 of 2") != std::string::npos);
-  // A header that declares 60000 x 65535 x 65535 bytes but holds none is truncated, found
-  // before any allocation of that size.
+  // A header that declares 60000 x 65535 x 65535 bytes but holds none is refused by the size
+  // limit before any allocation; under a raised limit it is found truncated, still before an
+  // allocation of that size (the result grows as data arrives).
   write_bytes(dir.path / "huge",
               {0, 0, 8, 3, 0, 0, 0xEA, 0x60, 0, 0, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF});
-  CHECK(message_for(dir.path / "huge").find("truncated") != std::string::npos);
+  REQUIRE_THROWS_AS(engram::io::read_idx<float>(dir.path / "huge"), engram::invalid_argument);
+  try {
+    engram::io::read_idx<float>(dir.path / "huge", -1, {.max_values = std::uint64_t(1) << 62});
+    FAIL("no error");
+  } catch (const engram::parse_error& e) {
+    CHECK(std::string(e.what()).find("truncated") != std::string::npos);
+  }
   write_bytes(dir.path / "empty", {});
   CHECK(message_for(dir.path / "empty").find("truncated") != std::string::npos);
 

@@ -45,6 +45,9 @@ double binarised_hamming(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<
     throw dimension_mismatch(detail::message("the states are ", a.rows(), " x ", a.cols(), " and ",
                                              b.rows(), " x ", b.cols(), "; they must agree"));
   require_columns("states", a.cols());
+  if (a.rows() < 1)
+    throw dimension_mismatch(
+        detail::message("the states have ", a.rows(), " rows; at least one is required"));
   const double threshold = 0.5 / std::sqrt(double(a.rows()));
   double differ = 0;
   for (index j = 0; j < a.cols(); ++j)
@@ -60,14 +63,23 @@ inline double drdam_divergence_bound(double eta, index steps, double c1, index m
   require_positive("eta", eta);
   require_positive("beta", beta);
   require_positive("C1", c1);
+  require_finite_scalar("energy", energy);
   if (steps < 1 || memories < 1 || dim < 1 || features < 1)
     throw invalid_argument(detail::message("steps ", steps, ", memories ", memories, ", dim ", dim,
                                            " and features ", features, " must all be >= 1"));
   const double L = double(steps);
   const double q = eta * L * (1 + 2 * double(memories) * beta * std::exp(beta / 2));
   const double geometric = std::abs(1 - q) < 1e-12 ? L : (1 - std::pow(q, L)) / (1 - q);
-  return 2 * eta * L * c1 * double(memories) * std::exp(beta * energy) *
-         std::sqrt(double(dim) / double(features)) * geometric;
+  const double bound = 2 * eta * L * c1 * double(memories) * std::exp(beta * energy) *
+                       std::sqrt(double(dim) / double(features)) * geometric;
+  // e^{beta/2}, e^{beta E} and q^L overflow for large beta or L: the bound is then beyond any
+  // double, which is an answer the caller must hear about rather than read as inf or NaN.
+  if (!std::isfinite(bound))
+    throw not_finite(detail::message("the Theorem 2 bound at beta = ", beta, ", energy = ", energy,
+                                     ", eta = ", eta, ", steps = ", steps,
+                                     " exceeds the range of double (q = ", q,
+                                     "); it gives no information at these parameters"));
+  return bound;
 }
 
 /// Corollary 1's step size eta = C2 / (L (1 + 2 K beta e^{beta/2})), C2 < 1.
@@ -75,7 +87,16 @@ inline double drdam_corollary_step(double c2, index steps, index memories, doubl
   if (!(c2 > 0 && c2 < 1))
     throw invalid_argument(detail::message("C2 is ", c2, "; it must lie in (0, 1)"));
   require_positive("beta", beta);
-  return c2 / (double(steps) * (1 + 2 * double(memories) * beta * std::exp(beta / 2)));
+  if (steps < 1 || memories < 1)
+    throw invalid_argument(
+        detail::message("steps ", steps, " and memories ", memories, " must both be >= 1"));
+  const double eta = c2 / (double(steps) * (1 + 2 * double(memories) * beta * std::exp(beta / 2)));
+  // e^{beta/2} overflows near beta = 1420, and the step then underflows to 0.
+  if (!(eta > 0) || !std::isfinite(eta))
+    throw not_finite(detail::message("Corollary 1's step at beta = ", beta, ", steps = ", steps,
+                                     ", memories = ", memories, " is ", eta,
+                                     ", outside the positive doubles"));
+  return eta;
 }
 
 /// Corollary 1: with that step, the divergence is at most

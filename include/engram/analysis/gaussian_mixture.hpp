@@ -22,6 +22,11 @@ class gaussian_mixture {
     require_columns("means", means_.cols());
     require_finite("means", means_);
     require_positive("sigma", sigma);
+    const Scalar s2 = sigma * sigma;
+    if (!std::isnormal(s2) || !std::isfinite(std::log(2 * std::numbers::pi_v<Scalar> * s2)))
+      throw invalid_argument(detail::message("sigma is ", sigma, "; sigma^2 = ", s2,
+                                             " must be a positive normal number of the "
+                                             "scalar type"));
   }
 
   index dim() const { return means_.rows(); }
@@ -43,6 +48,10 @@ class gaussian_mixture {
           -(means_.colwise() - x.col(b)).colwise().squaredNorm().transpose() / (2 * s2);
       const Scalar m = a.maxCoeff();
       out(b) = norm + m + std::log((a.array() - m).exp().sum());
+      if (!std::isfinite(out(b)))
+        throw not_finite(detail::message(
+            "log p of points column ", b, " is ", out(b), " at sigma = ", sigma_,
+            ": the squared distances over sigma^2 leave the range of the scalar type"));
     }
     return out;
   }

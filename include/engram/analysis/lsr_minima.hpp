@@ -106,11 +106,14 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
         census.supports.push_back(s);
         // Stored or emergent is a question of position: a centroid of several memories can
         // fall on one of them (collinear or grid patterns), and is then that stored pattern.
-        index at = -1;
+        // Every stored copy at that position is retrievable (duplicate patterns share it).
+        bool stored = false;
         for (index mu : s)
-          if ((xi.col(mu) - kept.col(index(i))).norm() <= same_point) at = mu;
-        emergent.push_back(at < 0);
-        if (at >= 0) census.retrievable(at) = true;
+          if ((xi.col(mu) - kept.col(index(i))).norm() <= same_point) {
+            census.retrievable(mu) = true;
+            stored = true;
+          }
+        emergent.push_back(!stored);
       }
     }
     pending.clear();

@@ -52,12 +52,21 @@ concept lyapunov_field = vector_field<F> &&
   f(x, dxdt, e);
 };
 
-/// An energy that may be +infinity at legitimate states (LSR with eps = 0 outside every
-/// support) says so with `static constexpr bool reports_unsupported = true`; integrate() then
-/// stops such columns and reports them instead of calling them diverged.
+/// An energy whose memory can change: `e.generation()` changes with every add() or remove()
+/// of the memory it reads. A gradient flow compares it at every evaluation.
 template <class E>
-inline constexpr bool reports_unsupported_v = requires {
-  requires E::reports_unsupported;
+concept has_generation = requires(const E& e) {
+  { e.generation() } -> std::convertible_to<std::uint64_t>;
+};
+
+/// An energy (or field) with a ceiling: `e.ceiling()` is its value at a state that no memory
+/// reaches (+infinity for LSR with eps = 0 outside every support; DrDAM's clip at
+/// -(1/beta) log eps, where the random-feature sum carries no signal). integrate() stops a
+/// column whose energy reaches the ceiling and reports it unsupported instead of calling it
+/// converged (the gradient there is zero) or diverged (+infinity).
+template <class E>
+concept has_ceiling = requires(const E& e) {
+  { e.ceiling() } -> std::convertible_to<typename E::scalar_type>;
 };
 
 /// One stepper, its per-column state made by `make_state(field, X)`: `do_step(field, state, X,

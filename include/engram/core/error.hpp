@@ -42,6 +42,13 @@ class empty_memory : public invalid_argument {
   using invalid_argument::invalid_argument;
 };
 
+/// A memory changed (add(), remove()) while an energy over it was in use by a retrieval or an
+/// evaluation: memories are not safe to change while another thread reads them.
+class memory_changed : public error {
+ public:
+  using error::error;
+};
+
 /// A file that cannot be opened, read or written.
 class io_error : public error {
  public:

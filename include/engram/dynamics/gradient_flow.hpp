@@ -21,17 +21,16 @@ class gradient_flow {
   using scalar_type = typename Energy::scalar_type;
   using energy_type = Energy;
   using workspace_type = typename Energy::workspace_type;
-  static constexpr bool reports_unsupported = reports_unsupported_v<Energy>;
 
   /// The flow of `energy` (held by reference) over a batch of `batch` columns; `clamp` is
   /// empty (nothing clamped), D x 1 (shared by the batch) or D x batch.
   gradient_flow(const Energy& energy, index batch, const mask& clamp = {})
-      : energy_(&energy), own_(energy.make_workspace()), ws_(&own_) {
+      : energy_(&energy), own_(energy.make_workspace()), ws_(&own_), generation_(generation()) {
     set_clamp(clamp, batch);
   }
   /// The same, evaluating with the caller's workspace.
   gradient_flow(const Energy& energy, index batch, const mask& clamp, workspace_type& workspace)
-      : energy_(&energy), ws_(&workspace) {
+      : energy_(&energy), ws_(&workspace), generation_(generation()) {
     set_clamp(clamp, batch);
   }
   gradient_flow(const gradient_flow&) = delete;
@@ -39,6 +38,8 @@ class gradient_flow {
 
   index dim() const { return energy_->dim(); }
   const Energy& energy() const { return *energy_; }
+  /// The energy's ceiling (see has_ceiling), where the energy has one.
+  scalar_type ceiling() const requires has_ceiling<Energy> { return energy_->ceiling(); }
   workspace_type& workspace() { return *ws_; }
   /// 1 where coordinate i of working column j may move, 0 where it is clamped (empty: none).
   const matrix<scalar_type>& free() const { return free_; }
@@ -52,6 +53,10 @@ class gradient_flow {
   void operator()(const matrix<scalar_type>& x, matrix<scalar_type>& dxdt, vector<scalar_type>& e) {
     dxdt.resize(x.rows(), x.cols());
     e.resize(x.cols());
+    if (generation() != generation_)
+      throw memory_changed(
+          "the memory of the energy changed (add() or remove()) during the integration; change "
+          "a memory only while no retrieval or evaluation uses it");
     energy_->evaluate(x, e, &dxdt, *ws_);
     dxdt = -dxdt;
     mask_columns(cpu{}, free_, dxdt);
@@ -66,6 +71,8 @@ class gradient_flow {
     en.fixed_point_map(x, o, n, w);
   }
   {
+    if (generation() != generation_)
+      throw memory_changed("the memory of the energy changed during the integration");
     energy_->fixed_point_map(x, out, counts, *ws_);
     if (free_.size() == 0) return;
     for (index j = 0; j < x.cols(); ++j) {
@@ -82,6 +89,13 @@ class gradient_flow {
   }
 
  private:
+  std::uint64_t generation() const {
+    if constexpr (has_generation<Energy>)
+      return energy_->generation();
+    else
+      return 0;
+  }
+
   void set_clamp(const mask& clamp, index batch) {
     const index d = energy_->dim();
     if (clamp.size() > 0 && (clamp.rows() != d || (clamp.cols() != 1 && clamp.cols() != batch)))
@@ -94,6 +108,7 @@ class gradient_flow {
   const Energy* energy_;
   workspace_type own_{};
   workspace_type* ws_;
+  std::uint64_t generation_;
   matrix<scalar_type> free_;
   vector<scalar_type> energies_;
 };

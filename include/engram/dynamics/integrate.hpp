@@ -42,7 +42,7 @@ requires stepper_for<Stepper, Field> && std::invocable<Observer&, const integrat
                 "integrate: the stop rule has no step limit; combine it with stop::after(n)");
   using Scalar = typename Field::scalar_type;
   constexpr bool has_energy = lyapunov_field<Field>;
-  constexpr bool may_be_unsupported = reports_unsupported_v<Field>;
+  constexpr bool may_be_unsupported = has_ceiling<Field>;
   constexpr Scalar infinity = std::numeric_limits<Scalar>::infinity();
   const index dim = initial.rows(), batch = initial.cols();
   require_rows("initial states", dim, field.dim(), "the field's dimension");
@@ -67,10 +67,16 @@ requires stepper_for<Stepper, Field> && std::invocable<Observer&, const integrat
   vector<Scalar> change = vector<Scalar>::Constant(batch, infinity);
   std::vector<Scalar> trace;
 
+  const Scalar ceiling = [&] {
+    if constexpr (may_be_unsupported)
+      return Scalar(field.ceiling());
+    else
+      return infinity;
+  }();
+  const auto at_ceiling = [&](Scalar energy) { return may_be_unsupported && energy >= ceiling; };
   evaluate_field(field, x, dxdt, e);
   for (index j = 0; j < batch; ++j) {
-    const bool bad_energy =
-        has_energy && !std::isfinite(e(j)) && !(may_be_unsupported && e(j) == infinity);
+    const bool bad_energy = has_energy && !std::isfinite(e(j)) && !at_ceiling(e(j));
     if (bad_energy || !dxdt.col(j).allFinite())
       throw not_finite(has_energy
                            ? detail::message("the energy of query column ", j, " is ", e(j),
@@ -100,14 +106,14 @@ requires stepper_for<Stepper, Field> && std::invocable<Observer&, const integrat
       bool diverged = step > 0 && !(x.col(j).allFinite() && dxdt.col(j).allFinite());
       if constexpr (has_energy)
         diverged = diverged || std::isnan(e(j)) || e(j) == -infinity ||
-                   (e(j) == infinity && !may_be_unsupported);
+                   (e(j) == infinity && !at_ceiling(e(j)));
       if constexpr (requires { stepper_state.failed; })
         diverged = diverged || stepper_state.failed(j);
       if (diverged) {
         write_out(j, step, false, false, true);
         continue;
       }
-      const bool unsupported = may_be_unsupported && e(j) == infinity;
+      const bool unsupported = has_energy && at_ceiling(e(j));
       const column_state c{step,
                            has_energy ? double(e(j)) : std::numeric_limits<double>::quiet_NaN(),
                            double(previous(j)), double(dxdt.col(j).norm()), double(change(j))};

@@ -49,8 +49,6 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   using params_type = dense_params<Scalar>;
   using memory_type = dense_memory<Scalar, Backend>;
   using tile_policy = typename backend_traits<Backend>::tile_policy;
-  /// An empty support under the log scaling with eps = 0 has energy +inf: retrieve() reports it.
-  static constexpr bool reports_unsupported = compact;
 
   /// What one evaluation needs besides its inputs; owned by whoever loops.
   struct workspace_type {
@@ -95,6 +93,12 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   /// The radius index that finds supports (compact kernels).
   const radius_index<Scalar, Backend>& search() const requires compact { return index_; }
   void set_support_method(support_method m) requires compact { index_.set_method(m); }
+  /// Changes with every add() or remove() of the memory (see has_generation).
+  std::uint64_t generation() const { return memory_->version(); }
+  /// An empty support with eps = 0 has energy +inf: retrieve() reports it unsupported. With
+  /// eps > 0 the plateau -(1/beta) Q(eps) is part of the model (seed 002 eq. 3), a legitimate
+  /// flat state, so the ceiling stays +inf.
+  Scalar ceiling() const requires compact { return std::numeric_limits<Scalar>::infinity(); }
   /// The radius of each memory's support ball (compact kernels).
   Scalar support_radius() const requires compact { return Kernel::support_radius(beta()); }
 
@@ -114,7 +118,15 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
                 workspace_type& ws) const {
     ENGRAM_ASSERT(queries.rows() == dim() && energies.size() == queries.cols());
     ENGRAM_ASSERT(ws.dim == dim() && !memory_->empty());
+#ifndef NDEBUG
+    const std::uint64_t before = memory_->version();
+#endif
     reduce(queries, gradient != nullptr, ws);
+#ifndef NDEBUG
+    // Debug builds catch what they cheaply can of a memory changed by another thread meanwhile.
+    if (memory_->version() != before)
+      throw memory_changed("the memory changed while an energy over it was being evaluated");
+#endif
     if constexpr (exponential_kernel<Kernel>)
       finish_exponential<Kernel, Scaling>(ws.partial, queries, beta(), eps(), energies, gradient);
     else if constexpr (compact)
@@ -128,9 +140,12 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   void check_energies(const vector<Scalar>& e) const {
     for (index b = 0; b < e.size(); ++b)
       if (e(b) == -std::numeric_limits<Scalar>::infinity() || std::isnan(e(b)))
-        throw not_finite(detail::message("the energy of query column ", b, " is ", e(b),
-                                         ": the sum over memories overflows at beta = ", beta(),
-                                         "; lower beta or use the log scaling"));
+        throw not_finite(detail::message(
+            "the energy of query column ", b, " is ", e(b), " at beta = ", beta(),
+            std::is_same_v<Scaling, log_scaling>
+                ? ": -(1/beta) log of the sum over memories leaves the range of the scalar type; "
+                  "raise beta or use a wider scalar type"
+                : ": the sum over memories overflows; lower beta or use the log scaling"));
   }
 
   /// The fixed-point map of a compact energy: x <- sum_B w'_mu xi_mu / sum_B w'_mu, where

@@ -42,6 +42,13 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar, Backend>, Scal
     eps_ = eps;
   }
   index dim() const { return memory_->dim(); }
+  /// Changes with every add() or remove() of the memory (see has_generation).
+  std::uint64_t generation() const { return memory_->version(); }
+  /// The energy where <T, phi(x)> is clipped at eps: no stored pattern reaches x, or x has left
+  /// the region where the random features carry signal (|omega x| so large that cos(omega x)
+  /// is rounding noise). The clip guards the log of an estimate that may be <= 0 (seed 001's
+  /// code); it is not part of the model, so retrieve() reports such columns unsupported.
+  Scalar ceiling() const { return -std::log(eps_) / beta(); }
   const memory_type& memory() const { return *memory_; }
   workspace_type make_workspace() const {
     return {dim(), {}, memory_->features().make_workspace()};
@@ -57,7 +64,15 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar, Backend>, Scal
                 workspace_type& ws) const {
     vector<Scalar>& s = ws.similarity;
     s.resize(queries.cols());
+#ifndef NDEBUG
+    const std::uint64_t before = memory_->version();
+#endif
     memory_->features().project(queries, memory_->memory_tensor(), s, gradient, ws.features);
+#ifndef NDEBUG
+    // Debug builds catch what they cheaply can of a memory changed by another thread meanwhile.
+    if (memory_->version() != before)
+      throw memory_changed("the memory changed while an energy over it was being evaluated");
+#endif
     const Scalar beta = this->beta();
     for (index b = 0; b < queries.cols(); ++b) {
       const bool clipped = !(s(b) > eps_);

@@ -24,7 +24,6 @@ requires(sizeof...(Terms) >= 1 &&
   static constexpr std::size_t size = sizeof...(Terms);
   using scalar_type = Scalar;
   using weights_type = std::array<Scalar, size>;
-  static constexpr bool reports_unsupported = (reports_unsupported_v<Terms> || ...);
 
   struct workspace_type {
     index dim = 0;
@@ -55,6 +54,38 @@ requires(sizeof...(Terms) >= 1 &&
     return std::get<I>(terms_);
   }
   index dim() const { return std::get<0>(terms_).dim(); }
+  /// The sum of the terms' generations: versions only grow, so any change shows.
+  std::uint64_t generation() const requires(has_generation<Terms> || ...) {
+    std::uint64_t total = 0;
+    std::apply(
+        [&](const auto&... t) {
+          const auto add = [&](const auto& term) {
+            if constexpr (has_generation<std::decay_t<decltype(term)>>) total += term.generation();
+          };
+          (add(t), ...);
+        },
+        terms_);
+    return total;
+  }
+  /// The weighted sum of the terms' ceilings; a weighted term without one has none (+inf).
+  Scalar ceiling() const requires(has_ceiling<Terms> || ...) {
+    Scalar total = 0;
+    std::size_t i = 0;
+    std::apply(
+        [&](const auto&... t) {
+          const auto add = [&](const auto& term) {
+            const Scalar w = weights_[i++];
+            if (w == Scalar(0)) return;
+            if constexpr (has_ceiling<std::decay_t<decltype(term)>>)
+              total += w * term.ceiling();
+            else
+              total = std::numeric_limits<Scalar>::infinity();
+          };
+          (add(t), ...);
+        },
+        terms_);
+    return total;
+  }
   workspace_type make_workspace() const {
     return std::apply(
         [&](const auto&... t) {

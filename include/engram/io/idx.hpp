@@ -20,6 +20,15 @@
 
 namespace engram::io {
 
+/// Limits on what a file may make the reader allocate, checked against the header before any
+/// allocation: a header can claim up to 2^32 items of 2^32 values, and a small gzip stream
+/// can inflate to gigabytes.
+struct idx_limits {
+  /// Values read into the result matrix (items read x values per item). The default, 2^28
+  /// (1 GiB as float), holds Fashion-MNIST's 47 million pixels with room to spare.
+  std::uint64_t max_values = std::uint64_t(1) << 28;
+};
+
 /// The header of an IDX file (type and shape), without reading its items.
 inline idx_header read_idx_header(const std::filesystem::path& path) {
   detail::gz_file in(path, "rb");
@@ -28,17 +37,21 @@ inline idx_header read_idx_header(const std::filesystem::path& path) {
 
 /// Reads up to `max_items` items (all when negative) of an IDX file as the columns of an
 /// item_size x N matrix, values converted to Scalar unscaled. Rank-1 files give 1 x N.
+/// More than limits.max_values values raise invalid_argument before anything is allocated.
 template <real_scalar Scalar>
-matrix<Scalar> read_idx(const std::filesystem::path& path, index max_items = -1) {
+matrix<Scalar> read_idx(const std::filesystem::path& path, index max_items = -1,
+                        const idx_limits& limits = {}) {
   detail::gz_file in(path, "rb");
   const idx_header h = detail::read_header(in, path.string());
   const std::uint64_t per_item = h.item_size();
   const std::uint64_t n = max_items < 0 ? h.items() : std::min<std::uint64_t>(h.items(), max_items);
   const std::size_t width = idx_type_size(h.type);
   const std::uint64_t total = per_item * n;  // cannot overflow: read_header bounded the product
-  if (total > std::uint64_t(std::numeric_limits<index>::max()))
-    throw parse_error(engram::detail::message("'", path.string(), "' declares ", total,
-                                              " values, more than a matrix can index"));
+  if (std::max(total, per_item) > limits.max_values)
+    throw invalid_argument(engram::detail::message(
+        "'", path.string(), "' declares ", n, " items of ", per_item, " values (", total,
+        " values) to read, above idx_limits.max_values = ", limits.max_values,
+        "; read fewer items or raise the limit if the file is trusted"));
   // Values are read in chunks of at most 1 MiB and the result grows as they arrive, so a
   // header that declares far more data than the file holds fails as truncated before any
   // large allocation.
@@ -90,25 +103,27 @@ matrix<Scalar> read_idx(const std::filesystem::path& path, index max_items = -1)
 /// Images of an unsigned-byte IDX file (MNIST, Fashion-MNIST) scaled to [0, 1], one per column
 /// in row-major pixel order.
 template <real_scalar Scalar>
-matrix<Scalar> read_idx_images(const std::filesystem::path& path, index max_items = -1) {
+matrix<Scalar> read_idx_images(const std::filesystem::path& path, index max_items = -1,
+                               const idx_limits& limits = {}) {
   const idx_header h = read_idx_header(path);
   if (h.type != idx_type::u8 || h.shape.size() != 3)
     throw parse_error(engram::detail::message("'", path.string(),
                                               "' is not an unsigned-byte image file of rank 3 "
                                               "(type code ",
                                               int(h.type), ", rank ", h.shape.size(), ")"));
-  return read_idx<Scalar>(path, max_items) / Scalar(255);
+  return read_idx<Scalar>(path, max_items, limits) / Scalar(255);
 }
 
 /// Labels of a rank-1 unsigned-byte IDX file.
-inline Eigen::VectorXi read_idx_labels(const std::filesystem::path& path, index max_items = -1) {
+inline Eigen::VectorXi read_idx_labels(const std::filesystem::path& path, index max_items = -1,
+                                       const idx_limits& limits = {}) {
   const idx_header h = read_idx_header(path);
   if (h.type != idx_type::u8 || h.shape.size() != 1)
     throw parse_error(engram::detail::message("'", path.string(),
                                               "' is not an unsigned-byte label file of rank 1 "
                                               "(type code ",
                                               int(h.type), ", rank ", h.shape.size(), ")"));
-  return read_idx<double>(path, max_items).row(0).transpose().cast<int>();
+  return read_idx<double>(path, max_items, limits).row(0).transpose().cast<int>();
 }
 
 /// Writes the columns of `items` as an IDX file of element type `type` whose items have
@@ -118,7 +133,11 @@ template <class Derived>
 void write_idx(const std::filesystem::path& path, const Eigen::MatrixBase<Derived>& items,
                const std::vector<std::uint32_t>& item_shape, idx_type type, bool gzip = false) {
   std::uint64_t per_item = 1;
-  for (auto s : item_shape) per_item *= s;
+  for (auto s : item_shape) {
+    if (s != 0 && per_item > std::numeric_limits<std::uint64_t>::max() / s)
+      throw invalid_argument("item_shape's product overflows 64 bits");
+    per_item *= s;
+  }
   if (per_item != std::uint64_t(items.rows()))
     throw dimension_mismatch(engram::detail::message(
         "items has ", items.rows(), " rows but item_shape holds ", per_item, " values"));
@@ -129,6 +148,14 @@ void write_idx(const std::filesystem::path& path, const Eigen::MatrixBase<Derive
     throw invalid_argument(
         engram::detail::message("items has ", items.cols(), " columns; IDX allows 2^32 - 1"));
   require_finite("items", items);
+  if (type == idx_type::f32)
+    for (index j = 0; j < items.cols(); ++j)
+      for (index i = 0; i < items.rows(); ++i)
+        if (std::abs(double(items(i, j))) > double(std::numeric_limits<float>::max()))
+          throw invalid_argument(engram::detail::message(
+              "items has ", double(items(i, j)), " at (", i, ", ", j,
+              "), beyond the largest float (", std::numeric_limits<float>::max(),
+              "); IDX type code 13 (f32) cannot hold it: write it as f64"));
   if (type != idx_type::f32 && type != idx_type::f64) {
     const double lo = type == idx_type::u8    ? 0.0
                       : type == idx_type::i8  ? -128.0

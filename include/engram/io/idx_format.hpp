@@ -155,13 +155,27 @@ inline idx_header read_header(gz_file& in, const std::string& path) {
   idx_header h{idx_type(code), {}};
   std::vector<unsigned char> sizes(4 * std::size_t(rank));
   in.read(sizes.data(), sizes.size(), "the dimension sizes");
-  std::uint64_t total = idx_type_size(h.type);
-  for (int i = 0; i < rank; ++i) {
-    h.shape.push_back(from_big_endian(&sizes[4 * std::size_t(i)]));
-    if (h.shape.back() != 0 && total > std::numeric_limits<std::uint64_t>::max() / h.shape.back())
-      throw parse_error(engram::detail::message("'", path, "' declares a size that overflows"));
-    total *= h.shape.back();
+  for (int i = 0; i < rank; ++i) h.shape.push_back(from_big_endian(&sizes[4 * std::size_t(i)]));
+  // The values of one item (the rows of the matrix read) and the bytes of all items must each
+  // fit a signed 64-bit count: a wrapped product would read as a small or negative size.
+  constexpr std::uint64_t limit = std::uint64_t(std::numeric_limits<std::int64_t>::max());
+  const auto shape_text = [&] {
+    std::string text;
+    for (std::size_t i = 0; i < h.shape.size(); ++i)
+      text += (i ? " x " : "") + std::to_string(h.shape[i]);
+    return text;
+  };
+  std::uint64_t per_item = 1;
+  for (std::size_t i = 1; i < h.shape.size(); ++i) {
+    if (h.shape[i] != 0 && per_item > limit / h.shape[i])
+      throw parse_error(engram::detail::message("'", path, "' declares items of shape ",
+                                                shape_text(), ", whose size overflows"));
+    per_item *= h.shape[i];
   }
+  const std::uint64_t width = idx_type_size(h.type);
+  if (per_item != 0 && h.items() > limit / per_item / width)
+    throw parse_error(engram::detail::message("'", path, "' declares shape ", shape_text(),
+                                              ", whose size in bytes overflows"));
   return h;
 }
 

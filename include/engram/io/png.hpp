@@ -37,6 +37,16 @@ struct image_grid {
     if (columns < 0 || padding < 0)
       throw invalid_argument(engram::detail::message("image_grid columns ", columns,
                                                      " and padding ", padding, " must be >= 0"));
+    // No side of the picture can exceed 2^30 pixels, so no setting may either; this also keeps
+    // height * width and the later products far from overflow.
+    constexpr index most = index(1) << 30;
+    if (height > most || width > most || zoom > most || padding > most || columns > most)
+      throw invalid_argument(engram::detail::message(
+          "image_grid height ", height, ", width ", width, ", zoom ", zoom, ", padding ", padding,
+          ", columns ", columns, ": each must be at most 2^30"));
+    if (!std::isfinite(lo) || !std::isfinite(hi))
+      throw invalid_argument(
+          engram::detail::message("image_grid range [", lo, ", ", hi, "] must be finite"));
     if (!(hi > lo))
       throw invalid_argument(
           engram::detail::message("image_grid range [", lo, ", ", hi, "] is empty"));
@@ -56,9 +66,19 @@ void write_png_grid(const std::filesystem::path& path, const Eigen::MatrixBase<D
   const index n = images.cols();
   const index cols = grid.columns > 0 ? std::min(grid.columns, n) : n;
   const index rows = (n + cols - 1) / cols;
+  // The picture's sides in double first: zoom, padding and counts from the caller can make the
+  // integer products overflow. stb_image_write takes int sides and an int row stride.
+  const double z_d = double(grid.zoom), pad = double(grid.padding);
+  const double W_d = double(cols) * (double(grid.width) * z_d) + double(cols + 1) * pad;
+  const double H_d = double(rows) * (double(grid.height) * z_d) + double(rows + 1) * pad;
+  constexpr double side_limit = 1 << 30, pixel_limit = double(std::int64_t(1) << 31);
+  if (W_d > side_limit || H_d > side_limit || W_d * H_d > pixel_limit)
+    throw invalid_argument(engram::detail::message(
+        "the grid picture would be ", W_d, " x ", H_d, " pixels (", n, " images of ", grid.height,
+        " x ", grid.width, ", zoom ", grid.zoom, ", padding ", grid.padding,
+        "); at most 2^30 per side and 2^31 in all; lower zoom or padding, or write fewer images"));
   const index z = grid.zoom, h = grid.height * z, w = grid.width * z;
-  const index W = cols * w + (cols + 1) * grid.padding;
-  const index H = rows * h + (rows + 1) * grid.padding;
+  const index W = index(W_d), H = index(H_d);
   std::vector<std::uint8_t> pixels(std::size_t(W * H), grid.background);
   for (index k = 0; k < n; ++k) {
     const index top = grid.padding + (k / cols) * (h + grid.padding);

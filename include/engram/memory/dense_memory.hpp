@@ -24,9 +24,7 @@ class dense_memory {
   using matrix_type = typename backend_traits<Backend>::template matrix_type<Scalar>;
 
   /// An empty memory of dimension `dim`; add() patterns before evaluating an energy on it.
-  explicit dense_memory(index dim) : patterns_(dim, 0), half_sq_norms_(0) {
-    if (dim < 1) throw invalid_argument(detail::message("dim is ", dim, "; it must be at least 1"));
-  }
+  explicit dense_memory(index dim) : patterns_(checked_dim(dim), 0), half_sq_norms_(0) {}
 
   /// Stores the columns of `patterns` (D x K).
   template <class Derived>
@@ -101,6 +99,12 @@ class dense_memory {
   }
 
  private:
+  // Checked before any matrix is built: Eigen asserts on a negative size.
+  static index checked_dim(index dim) {
+    if (dim < 1) throw invalid_argument(detail::message("dim is ", dim, "; it must be at least 1"));
+    return dim;
+  }
+
   // A finite pattern whose squared norm overflows would turn every score into inf - inf.
   static void check_norms(const vector<Scalar>& norms, const char* name) {
     for (index mu = 0; mu < norms.size(); ++mu)

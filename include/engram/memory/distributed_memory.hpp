@@ -36,8 +36,27 @@ class distributed_memory {
     add(patterns);
   }
 
+  /// A memory rebuilt from its parts: the tensor T (F finite numbers) and the count of patterns
+  /// folded into it, as engram::io::load_memory restores a saved memory.
+  static distributed_memory from_tensor(features_type features, vector<Scalar> tensor,
+                                        index count) {
+    if (tensor.size() != features.size())
+      throw dimension_mismatch(detail::message("the memory tensor has ", tensor.size(),
+                                               " entries, the feature map F = ", features.size()));
+    require_finite("the memory tensor", tensor);
+    if (count < 0)
+      throw invalid_argument(
+          detail::message("the pattern count is ", count, "; it must be at least 0"));
+    distributed_memory memory(std::move(features));
+    memory.tensor_ = std::move(tensor);
+    memory.count_ = count;
+    return memory;
+  }
+
   index dim() const { return features_.dim(); }
   index size() const { return count_; }  ///< patterns stored (added minus removed)
+  /// Changes with every add() and remove(): energies over the memory compare it.
+  std::uint64_t version() const { return version_; }
   bool empty() const { return count_ == 0; }
   const features_type& features() const { return features_; }
   /// T, F numbers: the parameters of the memory (compare K x D for a dense memory).
@@ -46,6 +65,7 @@ class distributed_memory {
   /// T += sum of phi over the columns of `patterns`.
   void add(const Eigen::Ref<const matrix<Scalar>>& patterns) {
     check(patterns, "patterns to add");
+    ++version_;  // before the tensor changes: a reader that checks afterwards sees it
     features_.accumulate(patterns, tensor_, Scalar(1));
     count_ += patterns.cols();
   }
@@ -57,6 +77,7 @@ class distributed_memory {
       throw invalid_argument(detail::message("removing ", patterns.cols(),
                                              " patterns from a memory that holds ", count_,
                                              "; they cannot all have been added"));
+    ++version_;
     features_.accumulate(patterns, tensor_, Scalar(-1));
     count_ -= patterns.cols();
   }
@@ -70,6 +91,7 @@ class distributed_memory {
   features_type features_;
   vector<Scalar> tensor_;
   index count_ = 0;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace engram

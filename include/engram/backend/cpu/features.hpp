@@ -1,6 +1,8 @@
 // The cpu backend's random-feature primitives: tiles of omega are independent terms of every
-// sum over features (the memory tensor is additive), so threads take tiles and keep their own
-// partial sums, added up at the end.
+// sum over features (the memory tensor is additive). Sums over tiles split the tiles into one
+// contiguous range per slot of the team, each summed in order into its own partial, and the
+// partials are added in slot order: the same inputs and thread count give bitwise the same
+// result whichever thread runs which range.
 #pragma once
 
 #include <algorithm>
@@ -22,8 +24,8 @@ void for_each_feature_tile(cpu, index tiles, cpu_workspace<Scalar>& ws, Tile&& t
 
 /// s = sum over tiles of each tile's share of <T, phi(x_b)>, and, when jt is not null, the same
 /// for J_phi(x_b)^T T (D x B). tile(k, scratch) adds its share into scratch.s and scratch.jt.
-/// Each thread's tile buffers (h, u, first and, for two-part maps, second) are sized to
-/// tile_rows x batch first: which thread takes which tile varies from run to run.
+/// Slot p's buffers (h, u, first and, for two-part maps, second) are sized to tile_rows x batch
+/// first; slot p runs tiles [p n / P, (p + 1) n / P) in order, P slots for P threads.
 template <real_scalar Scalar, class Tile>
 void feature_project(cpu, index tiles, index tile_rows, bool two_parts, index dim, index batch,
                      Eigen::Ref<vector<Scalar>> s, matrix<Scalar>* jt, cpu_workspace<Scalar>& ws,
@@ -41,8 +43,10 @@ void feature_project(cpu, index tiles, index tile_rows, bool two_parts, index di
     for (matrix<Scalar>* m : {&f.h, &f.u, &f.first}) at_least(*m, tile_rows, batch);
     if (two_parts) at_least(f.second, tile_rows, batch);
   }
-  cpu_detail::parallel_for(tiles, 1,
-                           [&](index k) { tile(k, ws.features(cpu_detail::thread_id())); });
+  cpu_detail::parallel_for(threads, 1, [&](index p) {
+    feature_scratch<Scalar>& f = ws.features(int(p));
+    for (index k = p * tiles / threads; k < (p + 1) * tiles / threads; ++k) tile(k, f);
+  });
   s = ws.features(0).s;
   for (int p = 1; p < threads; ++p) s += ws.features(p).s;
   if (!jt) return;
