@@ -3,4 +3,5 @@
 #pragma once
 
 #include "engram/io/idx.hpp"
+#include "engram/io/memory_file.hpp"
 #include "engram/io/png.hpp"
