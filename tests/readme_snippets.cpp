@@ -2,6 +2,9 @@
 // that the README quotes each region between the readme markers word for word (less the two
 // spaces of indentation the function bodies add).
 #include <engram/engram.hpp>
+#include <engram/io.hpp>
+
+#include <filesystem>
 
 #include "catch.hpp"
 
@@ -47,4 +50,25 @@ TEST_CASE("README snippet: a DrDAM memory", "[readme]") {
   // Binarised, the completed pixels are the stored ones: at beta = 20 a pattern 2 bits away
   // weighs exp(-10 * 2/16) = 0.29 against random-feature noise of about 1/sqrt(Y) = 0.007.
   CHECK(engram::binarised_hamming(result.states, patterns) == 0.0);
+}
+
+TEST_CASE("README snippet: saving and loading a memory", "[readme]") {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "engram_readme_save";
+  std::filesystem::create_directories(dir);
+  Eigen::MatrixXd patterns(2, 3);
+  patterns << 0, 1, 0, 0, 0, 1;
+  engram::dense_memory<double> memory(patterns);
+  const engram::lsr_params<double> params{.beta = 12.5, .eps = 0};
+  // clang-format off
+  // readme:begin
+  engram::io::save_memory(dir / "memory.engram", memory, params);
+  auto [loaded, saved] = engram::io::load_memory<engram::dense_memory<double>,
+                                                 engram::lsr_params<double>>(dir / "memory.engram");
+  engram::lsr_energy<double> energy(loaded, saved);
+  // readme:end
+  // clang-format on
+  CHECK(loaded.patterns() == patterns);
+  CHECK(saved.beta == 12.5);
+  CHECK(energy.value(patterns) == engram::lsr_energy<double>(memory, params).value(patterns));
+  std::filesystem::remove_all(dir);
 }

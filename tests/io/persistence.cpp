@@ -20,9 +20,6 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 #if defined(__unix__)
 #include <sys/resource.h>
 
@@ -30,6 +27,7 @@
 #endif
 
 #include "catch.hpp"
+#include "support/files.hpp"
 #include "support/support.hpp"
 
 namespace fs = std::filesystem;
@@ -40,33 +38,9 @@ namespace {
 
 using engram_test::uniform;
 
-/// A fresh folder with a name no other test run shares, removed with everything in it.
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const std::string& name) {
-    static std::atomic<unsigned> counter{0};
-    path = fs::temp_directory_path() /
-           ("engram_persistence_" + name + "_" + std::to_string(std::random_device{}()) + "_" +
-            std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
-std::vector<unsigned char> read_bytes(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::vector<unsigned char>& bytes) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
+using engram_test::read_bytes;
+using engram_test::write_bytes;
+using temp_dir = engram_test::scratch_dir;
 
 // The layout of version 1, written out here independently of the header under test.
 constexpr std::size_t header_size = 104, payload_crc_at = 96, header_crc_at = 100;
@@ -97,20 +71,6 @@ bool same_bits(const Eigen::DenseBase<A>& a, const Eigen::DenseBase<B>& b) {
   const engram::matrix<Scalar> x = a, y = b;
   return std::memcmp(x.data(), y.data(), sizeof(Scalar) * std::size_t(x.size())) == 0;
 }
-
-/// One OpenMP thread while alive: partial sums over feature tiles are then added in one order,
-/// so two equal memories give equal bits.
-struct one_thread {
-#if defined(_OPENMP)
-  int saved = omp_get_max_threads();
-  one_thread() {
-    omp_set_num_threads(1);
-  }
-  ~one_thread() {
-    omp_set_num_threads(saved);
-  }
-#endif
-};
 
 template <class Memory>
 struct map_of;
@@ -146,7 +106,6 @@ void require_round_trip(const fs::path& p, Memory& original, std::type_identity_
     CHECK(same_bits(b.bias(), a.bias()));
   }
   {
-    [[maybe_unused]] one_thread serial;
     const engram::drdam_energy<Map, Scalar> before(original, eps), after(loaded, params.eps);
     const auto [e1, g1] = before.value_and_gradient(queries);
     const auto [e2, g2] = after.value_and_gradient(queries);
@@ -204,7 +163,6 @@ TEMPLATE_TEST_CASE("dense memories and their parameters round trip bit for bit",
   CHECK(saved.params.eps == params.eps);
   const engram::matrix<S> queries = uniform<S>(engram::philox_source(2), 0, 7, 4, S(-1), S(1));
   {
-    [[maybe_unused]] one_thread serial;
     const auto e1 = engram::lse_energy<S>(memory, params).value_and_gradient(queries);
     const auto e2 = engram::lse_energy<S>(saved.memory, saved.params).value_and_gradient(queries);
     CHECK(same_bits(e2.value, e1.value));

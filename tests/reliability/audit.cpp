@@ -205,3 +205,26 @@ TEST_CASE("DrDAM columns thrown out of the features' range are not called conver
   CHECK(far.energies(0) == -std::log(1e-5) / 10.0);
   CHECK(energy.ceiling() == -std::log(1e-5) / 10.0);
 }
+
+TEST_CASE("a progress callback that throws leaves the energy and its workspace usable",
+          "[audit][dynamics]") {
+  const Md xi = uniform(8, 3, 12);
+  engram::dense_memory<double> memory(xi);
+  const engram::lse_energy<double> energy(memory, 8.0);
+  const Md queries = xi.leftCols(5) + 0.05 * uniform(9, 3, 5, -1.0, 1.0);
+  auto workspace = energy.make_workspace();
+  const auto descent = engram::gradient_descent<double>{.step = 0.01};
+  const auto rule = engram::stop::after(20);
+  const auto clean = engram::retrieve(energy, queries, descent, rule, {}, workspace);
+  struct cancelled {};
+  engram::retrieve_options cancelling;
+  cancelling.progress = [](const engram::retrieval_progress& p) {
+    if (p.step == 7) throw cancelled{};  // the caller's own exception type passes through
+  };
+  CHECK_THROWS_AS(engram::retrieve(energy, queries, descent, rule, cancelling, workspace),
+                  cancelled);
+  // The same workspace afterwards gives the clean result bit for bit.
+  const auto again = engram::retrieve(energy, queries, descent, rule, {}, workspace);
+  CHECK(again.states == clean.states);
+  CHECK(again.energies == clean.energies);
+}

@@ -23,7 +23,7 @@
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
 #include "engram/energy/dense_finish.hpp"
-#include "engram/energy/dense_params.hpp"
+#include "engram/core/params.hpp"
 #include "engram/energy/energy_base.hpp"
 #include "engram/kernels/kernel.hpp"
 #include "engram/kernels/scaling.hpp"

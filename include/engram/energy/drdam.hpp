@@ -67,7 +67,14 @@ class drdam_energy : public energy_base<drdam_energy<Map, Scalar, Backend>, Scal
 #ifndef NDEBUG
     const std::uint64_t before = memory_->version();
 #endif
-    memory_->features().project(queries, memory_->memory_tensor(), s, gradient, ws.features);
+    const features_type& map = memory_->features();
+    if constexpr (requires {
+                    map.project_unchecked(queries, memory_->memory_tensor(), s, gradient,
+                                          ws.features);
+                  })
+      map.project_unchecked(queries, memory_->memory_tensor(), s, gradient, ws.features);
+    else
+      map.project(queries, memory_->memory_tensor(), s, gradient, ws.features);
 #ifndef NDEBUG
     // Debug builds catch what they cheaply can of a memory changed by another thread meanwhile.
     if (memory_->version() != before)

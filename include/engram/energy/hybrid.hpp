@@ -59,11 +59,7 @@ class hybrid_energy : public detail::hybrid_base<Scalar, Backend> {
 
   hybrid_energy(const memory_type& memory, const hybrid_params<Scalar>& p,
                 support_method method = support_method::automatic)
-      : base((p.validate(), typename base::weights_type{Scalar(1), p.weight}),
-             lsr_energy<Scalar, Backend>(memory, p.beta, p.eps, method),
-             hinge_energy<lse_energy<Scalar, Backend>>(
-                 lse_energy<Scalar, Backend>(memory, p.lse_beta), Scalar(1) / p.beta)),
-        params_(p) {}
+      : hybrid_energy(memory, validated(p), method) {}
   /// Sugar: LSR at (beta, eps > 0) plus `weight` times the LSE excess at `lse_beta`.
   hybrid_energy(const memory_type& memory, Scalar beta, Scalar eps, Scalar lse_beta,
                 Scalar weight = 1, support_method method = support_method::automatic)
@@ -89,6 +85,22 @@ class hybrid_energy : public detail::hybrid_base<Scalar, Backend> {
   }
 
  private:
+  // The parameters are checked as a whole before any term is built (the terms' own checks
+  // would name dense_params, and the order of constructor arguments is unspecified).
+  struct validated_params {
+    hybrid_params<Scalar> p;
+  };
+  static validated_params validated(const hybrid_params<Scalar>& p) {
+    p.validate();
+    return {p};
+  }
+  hybrid_energy(const memory_type& memory, const validated_params& v, support_method method)
+      : base(typename base::weights_type{Scalar(1), v.p.weight},
+             lsr_energy<Scalar, Backend>(memory, v.p.beta, v.p.eps, method),
+             hinge_energy<lse_energy<Scalar, Backend>>(
+                 lse_energy<Scalar, Backend>(memory, v.p.lse_beta), Scalar(1) / v.p.beta)),
+        params_(v.p) {}
+
   hybrid_params<Scalar> params_;
 };
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numbers>
 
 #include "engram/core/error.hpp"
@@ -48,6 +49,12 @@ class gaussian_projection {
     if (count < 1)
       throw invalid_argument(
           detail::message("the number of random features Y is ", count, "; it must be >= 1"));
+    // Y x D numbers must be countable (and, materialised, allocatable): a product that
+    // overflows would otherwise surface as std::bad_alloc or a wrapped size.
+    if (count > std::numeric_limits<index>::max() / dim / index(sizeof(Scalar)))
+      throw invalid_argument(detail::message("Y = ", count, " random features in D = ", dim,
+                                             " dimensions make ", double(count) * double(dim),
+                                             " numbers of omega, more than can be addressed"));
     options_.validate();
     if (options_.orthogonal && options_.storage == omega_storage::on_demand)
       options_.tile = std::max<index>(1, (options_.tile + dim - 1) / dim) * dim;  // whole blocks

@@ -115,9 +115,18 @@ class random_features {
   }
 
   /// For each column x_b: s_b = <t, phi(x_b)> and, when `jt` is not null, the column
-  /// J_phi(x_b)^T t (D x B). Two GEMMs per tile of omega: 4 B Y D flops.
+  /// J_phi(x_b)^T t (D x B). Two GEMMs per tile of omega: 4 B Y D flops. Refuses non-finite
+  /// queries (not_finite); project_unchecked() is the same without that scan.
   void project(const Eigen::Ref<const matrix<Scalar>>& x, const vector<Scalar>& t,
                Eigen::Ref<vector<Scalar>> s, matrix<Scalar>* jt, workspace_type& ws) const {
+    require_finite("queries", x);
+    project_unchecked(x, t, s, jt, ws);
+  }
+  /// The hot path of drdam_energy::evaluate, whose caller validated the queries; inside a
+  /// descent a column that left the finite numbers gives NaN here and is reported diverged.
+  void project_unchecked(const Eigen::Ref<const matrix<Scalar>>& x, const vector<Scalar>& t,
+                         Eigen::Ref<vector<Scalar>> s, matrix<Scalar>* jt,
+                         workspace_type& ws) const {
     require_rows("queries", x.rows(), dim(), "the feature map's input dimension");
     if (t.size() != size() || s.size() != x.cols())
       throw dimension_mismatch(detail::message("project() got a tensor of ", t.size(),

@@ -98,7 +98,7 @@
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
-#include "engram/energy/dense_params.hpp"
+#include "engram/core/params.hpp"
 #include "engram/features/feature_map.hpp"
 #include "engram/memory/dense_memory.hpp"
 #include "engram/memory/distributed_memory.hpp"
