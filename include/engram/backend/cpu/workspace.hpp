@@ -68,6 +68,9 @@ class cpu_workspace {
   }
   /// Thread `t`'s random-feature buffers.
   feature_scratch<Scalar>& features(int t) { return per_thread(features_, t); }
+  /// Makes room for n slots of random-feature buffers (n may exceed the thread count: sums
+  /// over feature tiles keep one slot per tile on small problems).
+  void feature_slots(std::size_t n) { grow(features_, n); }
 
   /// Thread `t`'s rows x cols block (a view of a buffer that only grows).
   auto score_block(int t, index rows, index cols) {
