@@ -83,7 +83,8 @@ void bm_enumerate(benchmark::State& state) {
   Eigen::MatrixXd patterns(4, m);
   engram::philox_source(11).fill_uniform(patterns, 0);
   engram::dense_memory<double> memory(patterns);
-  const auto chosen = engram::interaction_beta(patterns, std::min(4.0, double(m - 1)));
+  const auto chosen =
+      engram::interaction_beta(patterns, std::min(4.0, double(m - 1)), {.count_self = false});
   engram::lsr_energy<double> energy(memory, chosen.beta);
   Eigen::Index minima = 0;
   for (auto _ : state) {

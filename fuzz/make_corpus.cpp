@@ -29,6 +29,10 @@ int main() {
   using sincos = engram::random_features<engram::sincos_features, double>;
   engram::distributed_memory<engram::sincos_features, double> drawn(sincos(2, 4, 2.0, 7), xi);
   io::save_memory(mem / "sincos_double.mem", drawn, io::drdam_params<double>{.eps = 1e-5});
+  // A memory that keeps its readout tensor R (byte 21 = 1, R follows T): D = 3, Y = 4.
+  engram::distributed_memory<engram::sincos_features, double> with_readout(
+      sincos(3, 4, 2.0, 8), images.topRows(3) / 255.0, engram::readout::keep);
+  io::save_memory(mem / "sincos_readout_double.mem", with_readout);
   Eigen::MatrixXf omega(3, 2);
   omega << 1, 0, 0, 1, 1, 1;
   const Eigen::VectorXf bias = Eigen::VectorXf::LinSpaced(3, 0.5f, 1.5f);

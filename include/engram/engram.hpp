@@ -24,6 +24,7 @@
 #include "engram/energy/hybrid.hpp"
 #include "engram/energy/lse.hpp"
 #include "engram/energy/lsr.hpp"
+#include "engram/energy/mapped.hpp"
 #include "engram/energy/power.hpp"
 #include "engram/energy/sum_energy.hpp"
 #include "engram/features/feature_map.hpp"

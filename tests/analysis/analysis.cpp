@@ -55,23 +55,52 @@ std::set<std::vector<Index>> brute_force_minima(const Md& xi, double radius) {
 TEST_CASE("beta search reaches the target number of interacting patterns", "[analysis][beta]") {
   Md line(1, 10);
   for (int i = 0; i < 10; ++i) line(0, i) = i;
+  const engram::beta_search_options others{.count_self = false};
   // With 1 <= 2r < 2 each inner point has 2 neighbours and the ends 1: a mean of 1.8.
-  const auto found = engram::interaction_beta(line, 1.8);
+  const auto found = engram::interaction_beta(line, 1.8, others);
   CHECK(found.mean_interactions == 1.8);
   CHECK(2 * found.radius >= 1.0);
   CHECK(2 * found.radius < 2.0);
   CHECK(found.beta == 2.0 / (found.radius * found.radius));
   // 2.5 lies between the achievable means 1.8 (1 <= 2r < 2) and 3.4 (2 <= 2r < 3): the search
   // runs to its iteration limit and returns the closer count, 1.8, with a radius that gives it.
-  const auto between = engram::interaction_beta(line, 2.5, {.max_iterations = 60});
+  const auto between =
+      engram::interaction_beta(line, 2.5, {.max_iterations = 60, .count_self = false});
   CHECK(between.iterations == 60);
   CHECK(between.mean_interactions == 1.8);
   CHECK(2 * between.radius >= 1.0);
   CHECK(2 * between.radius < 2.0);
 
-  CHECK_THROWS_AS(engram::interaction_beta(line, 9.5), engram::invalid_argument);
-  CHECK_THROWS_AS(engram::interaction_beta(line, 0.0), engram::invalid_argument);
+  CHECK_THROWS_AS(engram::interaction_beta(line, 9.5, others), engram::invalid_argument);
+  CHECK_THROWS_AS(engram::interaction_beta(line, 0.0, others), engram::invalid_argument);
   CHECK_THROWS_AS(engram::interaction_beta(line.leftCols(1), 1.0), engram::invalid_argument);
+}
+
+TEST_CASE("beta search counts the pattern itself by default, as seed 002 Algorithm 2 does",
+          "[analysis][beta]") {
+  Md line(1, 10);
+  for (int i = 0; i < 10; ++i) line(0, i) = i;
+  // Algorithm 2's K' = #{nu : D_mu_nu <= 2r} includes nu = mu. On the line with 2 <= 2r < 3 the
+  // counts are 3 (ends), 4 (next to the ends) and 5 (inner six): mean (2*3 + 2*4 + 6*5)/10 = 4.4.
+  const auto paper = engram::interaction_beta(line, 4.4);
+  CHECK(paper.mean_interactions == 4.4);
+  CHECK(2 * paper.radius >= 2.0);
+  CHECK(2 * paper.radius < 3.0);
+  // The same radius as 3.4 other patterns.
+  const auto others = engram::interaction_beta(line, 3.4, {.count_self = false});
+  CHECK(others.mean_interactions == 3.4);
+  CHECK(2 * others.radius >= 2.0);
+  CHECK(2 * others.radius < 3.0);
+  // Distances exactly 2r count (D_mu_nu <= 2r): at 2r = 1 every pattern has itself plus its
+  // line neighbours, mean 1 + 1.8 = 2.8, which the search finds with 1 <= 2r < 2.
+  const auto edge = engram::interaction_beta(line, 2.8);
+  CHECK(edge.mean_interactions == 2.8);
+  // The paper's own count: a pattern alone is 1 interaction, so targets must exceed 1, and
+  // count_self needs two patterns at least (typed errors).
+  CHECK_THROWS_AS(engram::interaction_beta(line, 1.0), engram::invalid_argument);
+  CHECK_THROWS_AS(engram::interaction_beta(line, 10.5), engram::invalid_argument);
+  CHECK_NOTHROW(engram::interaction_beta(line, 10.0));
+  CHECK_THROWS_AS(engram::interaction_beta(line.leftCols(1), 1.5), engram::invalid_argument);
 }
 
 TEST_CASE("enumeration finds exactly the LSR minima", "[analysis][lsr][minima]") {

@@ -1,6 +1,7 @@
 // Memory files (engram/io/memory_file.hpp): bit-for-bit round trips of dense and distributed
-// memories with their energies' parameters, the documented little-endian layout, float <-> double
-// conversion, refusal of truncated, corrupt, newer and oversized files, and atomic writes.
+// memories with their energies' parameters and a distributed memory's readout tensor R, the
+// documented little-endian layout, float <-> double conversion, refusal of truncated, corrupt,
+// newer and oversized files, and atomic writes.
 #include <zlib.h>
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
@@ -234,6 +235,7 @@ TEST_CASE("memory files have the documented little-endian layout", "[io][persist
   CHECK(t[16] == 2);  // distributed_memory
   CHECK(t[19] == 1);  // drawn from a seed
   CHECK(t[20] == 3);  // orthogonal, on demand
+  CHECK(t[21] == 0);  // no readout tensor R
   const io::memory_file_header h = io::read_memory_file_header(dir.path / "tensor.engram");
   CHECK(h.version == 1);
   CHECK(h.object == io::memory_object::distributed);
@@ -303,6 +305,184 @@ TEST_CASE("distributed memories round trip with bitwise equal DrDAM energies",
     engram::distributed_memory<engram::quadratic_features<double>, double> memory(
         engram::quadratic_features<double>(2.5), xi);
     require_round_trip(dir.path / "quadratic.engram", memory, 1e-5, xi * 0.95);
+  }
+}
+
+TEMPLATE_TEST_CASE("a distributed memory's readout tensor R round trips bit for bit",
+                   "[io][persistence][drdam][readout]", float, double) {
+  using S = TestType;
+  using memory_type = engram::distributed_memory<engram::sincos_features, S>;
+  temp_dir dir("readout");
+  const engram::random_features<engram::sincos_features, S> map(3, 8, S(2), 41);  // F = 16
+  const engram::matrix<S> xi = uniform<S>(engram::philox_source(42), 0, 3, 4, S(0), S(0.4));
+  memory_type memory(map, xi, engram::readout::keep);
+  REQUIRE(memory.has_readout());
+  const S eps = S(1) / S(1024);
+  const fs::path p = dir.path / "readout.engram";
+  io::save_memory(p, memory, {eps});
+  CHECK_FALSE(fs::exists(p.string() + ".part"));
+  // beta, T (16), R (16 x 3), eps; byte 21 says R follows T.
+  const std::vector<unsigned char> b = read_bytes(p);
+  REQUIRE(b.size() == header_size + (1 + 16 + 48 + 1) * sizeof(S));
+  CHECK(b[21] == 1);
+  CHECK(io::read_memory_file_header(p).readout);
+  // R, column-major, right after T: its first and last entries' bits.
+  using bits = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+  const std::size_t r_at = header_size + (1 + 16) * sizeof(S);
+  CHECK(get_le(b, r_at, sizeof(S)) == std::bit_cast<bits>(memory.readout_tensor()(0, 0)));
+  CHECK(get_le(b, r_at + 47 * sizeof(S), sizeof(S)) ==
+        std::bit_cast<bits>(memory.readout_tensor()(15, 2)));
+
+  auto [loaded, params] = io::load_memory<memory_type, io::drdam_params<S>>(p);
+  CHECK(params.eps == eps);
+  CHECK(loaded.size() == 4);
+  REQUIRE(loaded.has_readout());
+  CHECK(same_bits(loaded.memory_tensor(), memory.memory_tensor()));
+  CHECK(same_bits(loaded.readout_tensor(), memory.readout_tensor()));
+  {
+    const engram::drdam_energy<engram::sincos_features, S> before(memory, eps), after(loaded, eps);
+    const engram::matrix<S> q = (xi.array() + S(0.01)).matrix();
+    const engram::matrix<S> g = before.readout_gradient(q);
+    CHECK(g.cwiseAbs().maxCoeff() > 0);
+    CHECK(same_bits(after.readout_gradient(q), g));
+  }
+  // The loaded memory goes on updating R as the original does.
+  const engram::matrix<S> more = xi.leftCols(1);
+  memory.add(more);
+  loaded.add(more);
+  CHECK(same_bits(loaded.readout_tensor(), memory.readout_tensor()));
+  CHECK(io::load_memory<memory_type>(p).has_readout());  // without the parameters too
+
+  // An empty memory that keeps R keeps its zero R.
+  io::save_memory(dir.path / "empty.engram", memory_type(map, engram::readout::keep));
+  const auto empty = io::load_memory<memory_type>(dir.path / "empty.engram");
+  CHECK(empty.empty());
+  REQUIRE(empty.has_readout());
+  CHECK(same_bits(empty.readout_tensor(), engram::matrix<S>::Zero(16, 3)));
+
+  // A memory without R: byte 21 is 0, the payload is beta and T as before, and it loads without R.
+  const fs::path plain = dir.path / "plain.engram";
+  io::save_memory(plain, memory_type(map, xi));
+  const std::vector<unsigned char> c = read_bytes(plain);
+  CHECK(c.size() == header_size + (1 + 16) * sizeof(S));
+  CHECK(c[21] == 0);
+  CHECK_FALSE(io::read_memory_file_header(plain).readout);
+  const auto without = io::load_memory<memory_type>(plain);
+  CHECK_FALSE(without.has_readout());
+  CHECK(same_bits(without.memory_tensor(), memory_type(map, xi).memory_tensor()));
+}
+
+TEST_CASE("the readout tensor R converts between float and double like T",
+          "[io][persistence][conversion][readout]") {
+  temp_dir dir("readout_conversion");
+  using cos_double = engram::distributed_memory<engram::cos_features, double>;
+  using cos_float = engram::distributed_memory<engram::cos_features, float>;
+  const engram::matrix<double> xi = uniform<double>(43, 3, 4, 0.0, 0.4);
+  const cos_double memory(engram::random_features<engram::cos_features, double>(3, 4, 1.0, 44), xi,
+                          engram::readout::keep);  // F = 4, R is 4 x 3
+  const fs::path p = dir.path / "double.engram";
+  io::save_memory(p, memory);
+  const auto narrow = io::load_memory<cos_float>(p);
+  REQUIRE(narrow.has_readout());
+  CHECK(narrow.readout_tensor() == memory.readout_tensor().cast<float>());
+  CHECK(narrow.memory_tensor() == memory.memory_tensor().cast<float>());
+  // float -> double is exact.
+  io::save_memory(dir.path / "float.engram", narrow);
+  const auto wide = io::load_memory<cos_double>(dir.path / "float.engram");
+  REQUIRE(wide.has_readout());
+  CHECK(wide.readout_tensor() == narrow.readout_tensor().cast<double>());
+  // An entry of R beyond float, written into a sound file: refused as float, naming the entry.
+  std::vector<unsigned char> b = read_bytes(p);
+  put_le(b, header_size + (1 + 4 + 6) * 8, std::bit_cast<std::uint64_t>(-1e300), 8);  // R(2, 1)
+  reseal(b);
+  const fs::path edited = dir.path / "edited.engram";
+  write_bytes(edited, b);
+  CHECK(io::load_memory<cos_double>(edited).readout_tensor()(2, 1) == -1e300);
+  REQUIRE_THROWS_AS(io::load_memory<cos_float>(edited), io::conversion_error);
+  REQUIRE_THROWS_WITH(io::load_memory<cos_float>(edited), Contains(edited.string()) &&
+                                                              Contains("the readout tensor R") &&
+                                                              Contains("at (2, 1)"));
+}
+
+TEST_CASE("the readout byte and R are checked like the rest of the file",
+          "[io][persistence][errors][readout]") {
+  temp_dir dir("readout_errors");
+  using memory_type = engram::distributed_memory<engram::cos_features, double>;
+  const engram::random_features<engram::cos_features, double> map(3, 4, 1.0, 45);  // F = 4
+  const fs::path good = dir.path / "good.engram";
+  io::save_memory(good, memory_type(map, uniform<double>(46, 3, 2), engram::readout::keep));
+  const std::vector<unsigned char> bytes = read_bytes(good);
+  REQUIRE(bytes.size() == header_size + (1 + 4 + 12) * 8);  // beta, T, R
+  const std::size_t r_at = header_size + 5 * 8;
+  const fs::path bad = dir.path / "bad.engram";
+  const auto load = [&] { return io::load_memory<memory_type>(bad); };
+
+  SECTION("a readout byte of 2, or set for a dense memory or for a payload without R") {
+    std::vector<unsigned char> b = bytes;
+    b[21] = 2;
+    reseal(b);
+    write_bytes(bad, b);
+    REQUIRE_THROWS_AS(load(), engram::parse_error);
+    REQUIRE_THROWS_WITH(load(), Contains(bad.string()) && Contains("unknown readout code 2"));
+
+    io::save_memory(bad, engram::dense_memory<double>(uniform<double>(47, 3, 2)));
+    b = read_bytes(bad);
+    b[21] = 1;
+    reseal(b);
+    write_bytes(bad, b);
+    REQUIRE_THROWS_AS(io::load_memory<engram::dense_memory<double>>(bad), engram::parse_error);
+    REQUIRE_THROWS_WITH(
+        io::load_memory<engram::dense_memory<double>>(bad),
+        Contains(bad.string()) && Contains("dense_memory") && Contains("readout flag (byte 21)"));
+
+    io::save_memory(bad, memory_type(map, uniform<double>(46, 3, 2)));  // no R
+    b = read_bytes(bad);
+    b[21] = 1;
+    reseal(b);
+    write_bytes(bad, b);
+    REQUIRE_THROWS_AS(load(), engram::parse_error);
+    REQUIRE_THROWS_WITH(load(), Contains(bad.string()) && Contains("payload is declared as 40") &&
+                                    Contains("need 136"));
+  }
+  SECTION("a truncated R") {
+    for (std::size_t length : {r_at, r_at + 12, bytes.size() - 1}) {
+      INFO("truncated to " << length << " bytes");
+      write_bytes(bad, std::vector<unsigned char>(bytes.begin(), bytes.begin() + long(length)));
+      REQUIRE_THROWS_AS(load(), engram::parse_error);
+      REQUIRE_THROWS_WITH(load(), Contains(bad.string()) && Contains("truncated"));
+    }
+  }
+  SECTION("a corrupt or non-finite R") {
+    std::vector<unsigned char> b = bytes;
+    b[r_at + 5 * 8 + 3] ^= 0x04;
+    write_bytes(bad, b);
+    REQUIRE_THROWS_AS(load(), engram::parse_error);
+    REQUIRE_THROWS_WITH(load(),
+                        Contains(bad.string()) && Contains("corrupt payload") && Contains("CRC32"));
+    b = bytes;
+    put_le(b, r_at + 5 * 8, std::bit_cast<std::uint64_t>(std::numeric_limits<double>::infinity()),
+           8);
+    reseal(b);
+    write_bytes(bad, b);
+    REQUIRE_THROWS_AS(load(), engram::parse_error);
+    REQUIRE_THROWS_WITH(load(), Contains(bad.string()) && Contains("non-finite") &&
+                                    Contains("the readout tensor R") && Contains("(1, 1)"));
+  }
+  SECTION("R counts against max_bytes, and its size against 64 bits") {
+    // Loaded: beta, T (4), R (12), and the drawn map's phases (4) and omega (4 x 3): 33 doubles.
+    CHECK_THROWS_WITH(io::load_memory<memory_type>(good, {.max_bytes = 263}),
+                      Contains("needs 264 bytes") && Contains("max_bytes = 263"));
+    CHECK(io::load_memory<memory_type>(good, {.max_bytes = 264}).has_readout());
+    // D = 2^33 and F = Y = 2^32: T fits 64 bits, R = F x D does not.
+    std::vector<unsigned char> b = bytes;
+    put_le(b, 40, std::uint64_t(1) << 33, 8);
+    put_le(b, 56, std::uint64_t(1) << 32, 8);
+    put_le(b, 64, std::uint64_t(1) << 32, 8);
+    reseal(b);
+    write_bytes(bad, b);
+    REQUIRE_THROWS_AS(load(), engram::parse_error);
+    REQUIRE_THROWS_WITH(load(), Contains(bad.string()) && Contains("overflows 64 bits") &&
+                                    Contains("4294967296 x 8589934592"));
   }
 }
 

@@ -153,6 +153,23 @@ TEST_CASE("every public entry point answers bad input with a typed error naming 
       {"lsr supports(wrong rows)", kind::dimension, "queries",
        [&] { lsr.supports(Md::Zero(d + 1, 1)); }},
       {"drdam value(NaN)", kind::not_finite, "queries", [&] { drdam.value(with_nan); }},
+      {"normalized_lse_energy value(zero column)", kind::invalid, "column 1",
+       [&] {
+         Md zero = queries;
+         zero.col(1).setZero();
+         engram::normalized_lse_energy<double>(engram::lse_dot_energy<double>(memory, 5.0))
+             .value(zero);
+       }},
+      {"mapped drdam retrieve(zero column)", kind::invalid, "zero vector",
+       [&] {
+         const engram::mapped_energy<engram::drdam_energy<engram::sincos_features, double>> m(
+             drdam);
+         engram::retrieve(m, Md::Zero(d, 2), descent, stop::after(3));
+       }},
+      {"drdam readout_gradient(no readout tensor)", kind::invalid, "readout::keep",
+       [&] { drdam.readout_gradient(queries); }},
+      {"drdam_gradient_bound(C1 = -1)", kind::invalid, "C1",
+       [] { engram::drdam_gradient_bound(-1.0, 10, 1.0, 0.0, 4, 16); }},
       {"drdam value(wrong rows)", kind::dimension, "queries",
        [&] { drdam.value(Md::Zero(d + 1, 1)); }},
       // Feature maps.
@@ -230,8 +247,12 @@ TEST_CASE("every public entry point answers bad input with a typed error naming 
        [&] { engram::enumerate_lsr_minima(lsr, {.batch = 0}); }},
       {"enumerate_lsr_minima(max_subsets = NaN)", kind::invalid, "max_subsets",
        [&] { engram::enumerate_lsr_minima(lsr, {.max_subsets = not_a_number}); }},
-      {"interaction_beta(neighbours = 0)", kind::invalid, "",
+      {"interaction_beta(neighbours = 0)", kind::invalid, "target",
        [&] { engram::interaction_beta(xi, 0.0); }},
+      {"interaction_beta(count_self, one pattern)", kind::invalid, "at least 2",
+       [&] { engram::interaction_beta(xi.leftCols(1), 1.5); }},
+      {"interaction_beta(count_self, target 1: only itself)", kind::invalid, "target",
+       [&] { engram::interaction_beta(xi, 1.0); }},
       {"mean_absolute_errors(NaN queries)", kind::not_finite, "queries",
        [&] { engram::mean_absolute_errors(lse, drdam, with_nan); }},
       {"binarised_hamming(shapes differ)", kind::dimension, "states",

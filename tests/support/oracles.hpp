@@ -62,6 +62,29 @@ inline long double exponential_oracle(model m, const Eigen::MatrixXd& xi, const 
   return 0;
 }
 
+/// The gradient of the Gaussian LSE energy (seed 001 eq. 6): x - sum_mu softmax_mu(-beta/2
+/// ||x - xi_mu||^2) xi_mu, summed in long double from explicit differences.
+inline Eigen::VectorXd lse_gradient_oracle(const Eigen::MatrixXd& xi, const Eigen::VectorXd& x,
+                                           double beta) {
+  const Eigen::Index k = xi.cols();
+  std::vector<long double> a(static_cast<std::size_t>(k));
+  long double amax = -std::numeric_limits<long double>::infinity();
+  for (Eigen::Index mu = 0; mu < k; ++mu) {
+    a[std::size_t(mu)] = -0.5L * beta * squared_distance(xi, mu, x);
+    amax = std::max(amax, a[std::size_t(mu)]);
+  }
+  long double sum = 0;
+  for (auto v : a) sum += std::exp(v - amax);
+  Eigen::VectorXd g(x.size());
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    long double mean = 0;
+    for (Eigen::Index mu = 0; mu < k; ++mu)
+      mean += std::exp(a[std::size_t(mu)] - amax) / sum * xi(i, mu);
+    g(i) = double(x(i) - mean);
+  }
+  return g;
+}
+
 /// Compact family: E = -(1/beta) log(eps + sum_mu w(d_mu^2)) for a weight w that is 0 outside
 /// the support; +inf when the argument of the log is 0. LSR is w = ReLU(1 - beta/2 d^2).
 template <class Weight>

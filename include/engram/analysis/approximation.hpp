@@ -3,6 +3,7 @@
 // (eq. 15), and the divergence bounds of Theorem 2 and Corollary 1.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #include "engram/core/concepts.hpp"
@@ -37,7 +38,8 @@ approximation_errors mean_absolute_errors(
   return {double((e1 - e2).cwiseAbs().mean()), double((g1 - g2).colwise().norm().mean())};
 }
 
-/// Eq. 15: both states binarised to {0, 1/sqrt(D)} at 1/(2 sqrt(D)), then the fraction of
+/// Eq. 15: both states binarised to {0, 1/sqrt(D)} at 1/(2 sqrt(D)) (x >= 1/(2 sqrt(D)) maps to
+/// 1/sqrt(D), as eq. 15 writes; the threshold is computed in double), then the fraction of
 /// coordinates that differ, averaged over columns.
 template <class A, class B>
 double binarised_hamming(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<B>& b) {
@@ -52,12 +54,55 @@ double binarised_hamming(const Eigen::MatrixBase<A>& a, const Eigen::MatrixBase<
   double differ = 0;
   for (index j = 0; j < a.cols(); ++j)
     for (index i = 0; i < a.rows(); ++i)
-      differ += (double(a(i, j)) > threshold) != (double(b(i, j)) > threshold);
+      differ += (double(a(i, j)) >= threshold) != (double(b(i, j)) >= threshold);
   return differ / double(a.rows() * a.cols());
 }
 
+/// C1 of seed 001's assumption (A2) measured on data: max over the columns a of `x` and b of
+/// `y` of |exp(-beta/2 ||a - b||^2) - <phi(a), phi(b)>| sqrt(Y/D), for the feature map `map`
+/// (its beta, D and Y = count()). Over finite sets this is a lower estimate of the sup over the
+/// domain that (A2) asks for; the bounds below are stated with it.
+template <class Map, class DerivedX, class DerivedY>
+double kernel_error_constant(const Map& map, const Eigen::MatrixBase<DerivedX>& x,
+                             const Eigen::MatrixBase<DerivedY>& y) {
+  using Scalar = typename Map::scalar_type;
+  const matrix<Scalar> a = x, b = y;
+  const matrix<Scalar> pa = map.phi(a), pb = map.phi(b);
+  const double beta = double(map.beta());
+  double worst = 0;
+  for (index j = 0; j < b.cols(); ++j)
+    for (index i = 0; i < a.cols(); ++i) {
+      const double k =
+          std::exp(-beta / 2 * (a.col(i) - b.col(j)).template cast<double>().squaredNorm());
+      worst = std::max(worst, std::abs(k - double(pa.col(i).dot(pb.col(j)))));
+    }
+  return worst * std::sqrt(double(map.count()) / double(map.dim()));
+}
+
+/// Lemma 3 (seed 001 eq. 33): ||grad E(x) - grad^(x)|| <= 2 C1 K e^{beta E(x)} sqrt(D/Y) for
+/// eq. 32's estimator grad^ (drdam_energy::readout_gradient), E the exact LSE energy at x.
+inline double drdam_gradient_bound(double c1, index memories, double beta, double energy, index dim,
+                                   index features) {
+  require_positive("beta", beta);
+  require_non_negative("C1", c1);
+  require_finite_scalar("energy", energy);
+  if (memories < 1 || dim < 1 || features < 1)
+    throw invalid_argument(detail::message("memories ", memories, ", dim ", dim, " and features ",
+                                           features, " must all be >= 1"));
+  const double bound = 2 * c1 * double(memories) * std::exp(beta * energy) *
+                       std::sqrt(double(dim) / double(features));
+  if (!std::isfinite(bound))
+    throw not_finite(detail::message("the Lemma 3 bound at beta = ", beta, ", energy = ", energy,
+                                     " exceeds the range of double"));
+  return bound;
+}
+
 /// Theorem 2: ||x^(L) - x^^(L)|| <= 2 eta L C1 K e^{beta E(x)} sqrt(D/Y) (1 - q^L)/(1 - q),
-/// q = eta L (1 + 2 K beta e^{beta/2}), for memories and inputs in [0, 1/sqrt(D)]^D.
+/// q = eta L (1 + 2 K beta e^{beta/2}), for memories and inputs in [0, 1/sqrt(D)]^D, E the exact
+/// energy at the start x. What it bounds: x^^ descends with seed 001's eq. 32 estimator
+/// (drdam_energy::readout_gradient, drdam_readout_flow), the estimator its proof (Lemma 3)
+/// bounds. The statement cites eq. 10's gradient, which the proof does not cover, and which
+/// differs (tests/science/papers.cpp measures both against the bound).
 inline double drdam_divergence_bound(double eta, index steps, double c1, index memories,
                                      double beta, double energy, index dim, index features) {
   require_positive("eta", eta);

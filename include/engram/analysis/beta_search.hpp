@@ -1,7 +1,9 @@
 // Choosing beta for LSR by the number of interacting memories (seed 002 App. C.4,
 // Algorithm 2): binary search of the basin radius r until, on average, each stored pattern
 // has `target` other patterns within 2r (their support balls of radius r overlap); then
-// beta = 2 / r^2. Counts exclude the pattern itself: "interacts with ~4 other patterns".
+// beta = 2 / r^2. Algorithm 2 counts K' over all nu with D_mu_nu <= 2r, the pattern itself
+// (D_mu_mu = 0) included, so its "K = 4" means three other patterns; engram's default follows
+// the paper (count_self = true). With count_self = false the target counts other patterns only.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +17,8 @@ namespace engram {
 
 struct beta_search_options {
   int max_iterations = 100;
+  /// Count the pattern itself among its interactions, as Algorithm 2 does (K' includes nu = mu).
+  bool count_self = true;
   void validate() const {
     if (max_iterations < 1)
       throw invalid_argument(detail::message("beta_search_options.max_iterations is ",
@@ -26,7 +30,7 @@ template <real_scalar Scalar>
 struct beta_search_result {
   Scalar beta;               ///< 2 / radius^2
   Scalar radius;             ///< the basin radius r
-  double mean_interactions;  ///< mean over patterns of #{other patterns within 2r}
+  double mean_interactions;  ///< mean over patterns of #{patterns within 2r} (self per count_self)
   int iterations;
 };
 
@@ -45,7 +49,8 @@ matrix<typename Derived::Scalar> pairwise_distances(const Eigen::MatrixBase<Deri
   return d;
 }
 
-/// Algorithm 2: beta such that each pattern interacts with about `target` others.
+/// Algorithm 2: beta such that each pattern interacts with about `target` patterns (itself
+/// included unless options.count_self is false).
 template <class Derived>
 beta_search_result<typename Derived::Scalar> interaction_beta(
     const Eigen::MatrixBase<Derived>& patterns, double target,
@@ -57,9 +62,12 @@ beta_search_result<typename Derived::Scalar> interaction_beta(
     throw invalid_argument(
         detail::message("patterns has ", k, " columns; interactions need at least 2"));
   require_finite("patterns", patterns);
-  if (!(target > 0) || !(target <= double(k - 1)))
-    throw invalid_argument(detail::message("target is ", target, "; with ", k,
-                                           " patterns it must lie in (0, ", k - 1, "]"));
+  const double self = options.count_self ? 1 : 0;
+  if (!(target > self) || !(target <= double(k - 1) + self))
+    throw invalid_argument(
+        detail::message("target is ", target, "; with ", k, " patterns",
+                        options.count_self ? ", each counted among its own interactions," : "",
+                        " it must lie in (", self, ", ", double(k - 1) + self, "]"));
   const matrix<Scalar> d = pairwise_distances(patterns);
   Scalar smallest = std::numeric_limits<Scalar>::infinity(), largest = 0;
   for (index a = 0; a < k; ++a)
@@ -73,7 +81,7 @@ beta_search_result<typename Derived::Scalar> interaction_beta(
     index n = 0;
     for (index a = 0; a < k; ++a)
       for (index b = 0; b < k; ++b) n += a != b && d(a, b) <= 2 * r;
-    return double(n) / double(k);
+    return double(n) / double(k) + self;
   };
   Scalar lo = Scalar(0.5) * smallest, hi = Scalar(4) * largest, r = (lo + hi) / 2;
   double achieved = interactions(r);

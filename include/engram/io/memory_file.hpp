@@ -17,12 +17,14 @@
 // drdam_energy<Map, Scalar>(loaded.memory, loaded.params.eps).
 //
 // What is stored. A dense memory: its D x K patterns. A distributed memory: the recipe of its
-// feature map and its tensor T with the pattern count. For random_features the recipe is the
-// formula's name (cos, sincos, exp, exp_exp, or a user formula's `name`; checked against the
-// requested type on load), D, Y, beta and either the seed with feature_options (orthogonal,
-// storage, tile: the projection is regenerated, bitwise equal) or, for a projection given by the
-// user, omega (Y x D), its phases b (Y) and the tile. quadratic_features store beta. Other feature
-// maps are refused at compile time. dense_memory::version() is not stored; it restarts at 0.
+// feature map and its tensor T with the pattern count, and its readout tensor R (F x D) when it
+// keeps one (has_readout(); loaded through from_tensor, so the loaded memory keeps R too). For
+// random_features the recipe is the formula's name (cos, sincos, exp, exp_exp, or a user
+// formula's `name`; checked against the requested type on load), D, Y, beta and either the seed
+// with feature_options (orthogonal, storage, tile: the projection is regenerated, bitwise equal)
+// or, for a projection given by the user, omega (Y x D), its phases b (Y) and the tile.
+// quadratic_features store beta. Other feature maps are refused at compile time.
+// dense_memory::version() is not stored; it restarts at 0.
 //
 // Layout, version 1. Integers unsigned little-endian; numbers IEEE binary32 (float) or binary64
 // (double) little-endian, whatever the host.
@@ -37,7 +39,8 @@
 //    18     1   parameters: 0 none, 1 dense_params (beta, eps), 2 drdam_params (eps)
 //    19     1   projection: 0 none (dense memory, quadratic map), 1 drawn from a seed, 2 the user's
 //    20     1   projection flags: bit 0 orthogonal, bit 1 on_demand (drawn projections only)
-//    21     3   reserved, zero
+//    21     1   readout: 0 none, 1 R follows T in the payload (distributed memories only)
+//    22     2   reserved, zero
 //    24    16   feature map name, ASCII, zero-padded ("" for a dense memory)
 //    40     8   D
 //    48     8   K, the patterns stored
@@ -50,15 +53,23 @@
 //   100     4   CRC32 of bytes 0-99
 //   104         payload, numbers of the header's scalar type, in order:
 //               dense: the patterns, D x K column-major; distributed: beta, then for a user
-//               projection omega (Y x D column-major) and b (Y), then T (F); then the
-//               parameters, if any: dense_params beta, eps; drdam_params eps.
+//               projection omega (Y x D column-major) and b (Y), then T (F), then, when
+//               byte 21 is 1, R (F x D column-major); then the parameters, if any:
+//               dense_params beta, eps; drdam_params eps.
+// Byte 21 was reserved before R could be saved; the format version stayed 1. A file without R
+// (byte 21 zero) is byte for byte what it was and loads as before. A reader from before then
+// refuses a file with R as malformed: it raises parse_error "unknown reserved byte code 1"
+// (after the header's CRC32 and version pass), and never loads it without R. A dense memory
+// with byte 21 set, or a byte 21 above 1, is malformed here too (parse_error naming the
+// readout).
 //
 // Conversion. A file loads as either scalar type (load_options::allow_conversion = false refuses
 // the other one with conversion_error). float -> double is exact. double -> float rounds to
 // nearest (ties to even; below float's range a number becomes a subnormal or a signed zero) and
-// throws conversion_error naming the file, the field and the entry for a number beyond float's
-// range (one that would round to inf), and for a result the memory refuses (beta rounded to 0,
-// a pattern whose squared norm overflows float). A drawn projection is regenerated in the
+// throws conversion_error naming the file, the field (beta, omega, bias, the memory tensor T,
+// the readout tensor R, a parameter) and the entry for a number beyond float's range (one that
+// would round to inf), and for a result the memory refuses (beta rounded to 0, a pattern whose
+// squared norm overflows float). A drawn projection is regenerated in the
 // requested type, so a converted distributed memory's map equals one built in that type from
 // the same seed.
 //
@@ -97,8 +108,8 @@
 
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
-#include "engram/core/types.hpp"
 #include "engram/core/params.hpp"
+#include "engram/core/types.hpp"
 #include "engram/features/feature_map.hpp"
 #include "engram/memory/dense_memory.hpp"
 #include "engram/memory/distributed_memory.hpp"
@@ -158,6 +169,7 @@ struct memory_file_header {
   std::uint64_t patterns = 0;     ///< K
   std::uint64_t directions = 0;   ///< Y, random features only
   std::uint64_t tensor_size = 0;  ///< F, distributed memories only
+  bool readout = false;           ///< whether R (F x D) follows T; distributed memories only
   std::uint64_t tile = 0;
   std::uint64_t seed = 0;
   std::uint64_t payload_bytes = 0;
@@ -316,7 +328,9 @@ inline std::uint64_t payload_numbers(const memory_file_header& h, const std::str
   if (h.object == memory_object::dense) {
     n = checked_mul(h.dim, h.patterns, file);
   } else {
-    n = checked_add(1, h.tensor_size, file);  // beta, T
+    // beta, T and, when kept, R (F x D)
+    n = checked_add(1, h.tensor_size, file);
+    if (h.readout) n = checked_add(n, checked_mul(h.tensor_size, h.dim, file), file);
     if (h.projection == memory_projection::user)
       n = checked_add(n, checked_mul(checked_add(h.dim, 1, file), h.directions, file), file);
   }
@@ -349,6 +363,7 @@ inline std::array<unsigned char, header_bytes> encode_header(const memory_file_h
   b[18] = std::uint8_t(h.params);
   b[19] = std::uint8_t(h.projection);
   b[20] = std::uint8_t((h.orthogonal ? 1 : 0) | (h.on_demand ? 2 : 0));
+  b[21] = h.readout ? 1 : 0;
   std::copy(h.feature_map.begin(), h.feature_map.end(), b.begin() + 24);
   put_le(&b[40], h.dim, 8);
   put_le(&b[48], h.patterns, 8);
@@ -376,6 +391,9 @@ inline void check_header_fields(const memory_file_header& h, const std::string& 
     if (value > index_limit) throw bad(name, " is ", value, ", more than a matrix can index");
   const bool flags = h.orthogonal || h.on_demand;
   if (h.object == memory_object::dense) {
+    if (h.readout)
+      throw bad("a dense_memory with the readout flag (byte 21) set; only a distributed_memory ",
+                "keeps a readout tensor R");
     if (!h.feature_map.empty() || h.projection != memory_projection::none || flags ||
         h.directions || h.tensor_size || h.tile || h.seed)
       throw bad("a dense_memory with feature-map fields set");
@@ -447,13 +465,15 @@ inline memory_file_header read_header(std::FILE* in, const std::string& file,
   if (b[18] > 2) throw bad_code("parameters", b[18]);
   if (b[19] > 2) throw bad_code("projection", b[19]);
   if (b[20] > 3) throw bad_code("projection flags", b[20]);
-  if (b[21] || b[22] || b[23]) throw bad_code("reserved byte", unsigned(b[21] | b[22] | b[23]));
+  if (b[21] > 1) throw bad_code("readout", b[21]);
+  if (b[22] || b[23]) throw bad_code("reserved byte", unsigned(b[22] | b[23]));
   h.object = memory_object(b[16]);
   h.scalar_bytes = b[17];
   h.params = memory_params(b[18]);
   h.projection = memory_projection(b[19]);
   h.orthogonal = b[20] & 1;
   h.on_demand = b[20] & 2;
+  h.readout = b[21] == 1;
   std::size_t name_length = 0;
   while (name_length < 16 && b[24 + name_length] != 0) ++name_length;
   for (std::size_t i = 24; i < 40; ++i) {
@@ -770,6 +790,12 @@ memory_and_params<Memory, Params> load_file(const std::filesystem::path& path,
     }
     vector<Scalar> tensor(index(h.tensor_size));
     payload.read("the memory tensor T", tensor.data(), tensor.size(), 1);
+    matrix<Scalar> readout_tensor;  // empty: no R
+    if (h.readout) {
+      readout_tensor.resize(index(h.tensor_size), dim);
+      payload.read("the readout tensor R", readout_tensor.data(), readout_tensor.rows(),
+                   readout_tensor.cols());
+    }
     const stored_params stored = read_params(payload, h.params);
     payload.finish();
     if (!(beta > 0))
@@ -795,7 +821,9 @@ memory_and_params<Memory, Params> load_file(const std::filesystem::path& path,
         }
       }();
       return memory_and_params<Memory, Params>{
-          Memory::from_tensor(std::move(features), std::move(tensor), count), params};
+          Memory::from_tensor(std::move(features), std::move(tensor), count,
+                              std::move(readout_tensor)),
+          params};
     });
   }
 }
@@ -978,6 +1006,7 @@ void save_distributed(const std::filesystem::path& path,
   h.dim = std::uint64_t(features.dim());
   h.patterns = std::uint64_t(memory.size());
   h.tensor_size = std::uint64_t(features.size());
+  h.readout = memory.has_readout();
   bool user = false;
   if constexpr (recipe::random) {
     user = features.projection().user_supplied();
@@ -1000,6 +1029,9 @@ void save_distributed(const std::filesystem::path& path,
       }
     out.write("the memory tensor T", memory.memory_tensor().data(), memory.memory_tensor().size(),
               1);
+    if (h.readout)
+      out.write("the readout tensor R", memory.readout_tensor().data(),
+                memory.readout_tensor().rows(), memory.readout_tensor().cols());
     if (params) out.write_number("drdam_params.eps", params->eps);
   });
 }
@@ -1017,7 +1049,8 @@ void save_memory(const std::filesystem::path& path, const dense_memory<Scalar, B
                  const dense_params<Scalar>& params) {
   memory_file_detail::save_dense(path, memory, &params);
 }
-/// Saves the recipe of `memory`'s feature map, its tensor T and its pattern count.
+/// Saves the recipe of `memory`'s feature map, its tensor T, its pattern count and, when it
+/// keeps one, its readout tensor R.
 template <class FeatureMap, real_scalar Scalar, backend Backend>
 void save_memory(const std::filesystem::path& path,
                  const distributed_memory<FeatureMap, Scalar, Backend>& memory) {

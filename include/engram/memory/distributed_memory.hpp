@@ -3,11 +3,16 @@
 // remove() cost O(D Y) a pattern; encoding many streams tiles of features and blocks of
 // patterns, never a K x Y block (seed 001 Algorithm 1, ProcMems).
 //
+// A memory may also keep the readout tensor R = sum_mu phi(xi_mu) xi_mu^T (F x D, seed 001
+// eq. 32), updated by add() and remove() alongside T; drdam_energy::readout_gradient() uses it.
+// It costs F x D numbers, so it is kept only on request (readout::keep).
+//
 // What remove() can and cannot check: T forgets which patterns made it, so removing a pattern
 // that was never added cannot be detected while other patterns are stored; it is detected when
 // it would take the pattern count below zero, and raises then.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -18,6 +23,9 @@
 
 namespace engram {
 
+/// Whether a distributed memory keeps the readout tensor R = sum_mu phi(xi_mu) xi_mu^T.
+enum class readout : bool { none = false, keep = true };
+
 /// `FeatureMap` is a feature map type or a random-feature formula (cos_features, ...).
 template <class FeatureMap, real_scalar Scalar, backend Backend = cpu>
 requires feature_map<feature_map_of_t<FeatureMap, Scalar>>
@@ -27,19 +35,23 @@ class distributed_memory {
   using backend_type = Backend;
   using features_type = feature_map_of_t<FeatureMap, Scalar>;
 
-  explicit distributed_memory(features_type features)
-      : features_(std::move(features)), tensor_(vector<Scalar>::Zero(features_.size())) {}
+  explicit distributed_memory(features_type features, readout keep = readout::none)
+      : features_(std::move(features)), tensor_(vector<Scalar>::Zero(features_.size())) {
+    if (keep == readout::keep) readout_ = matrix<Scalar>::Zero(features_.size(), features_.dim());
+  }
 
   /// A memory holding the columns of `patterns` (D x K).
-  distributed_memory(features_type features, const Eigen::Ref<const matrix<Scalar>>& patterns)
-      : distributed_memory(std::move(features)) {
+  distributed_memory(features_type features, const Eigen::Ref<const matrix<Scalar>>& patterns,
+                     readout keep = readout::none)
+      : distributed_memory(std::move(features), keep) {
     add(patterns);
   }
 
-  /// A memory rebuilt from its parts: the tensor T (F finite numbers) and the count of patterns
-  /// folded into it, as engram::io::load_memory restores a saved memory.
-  static distributed_memory from_tensor(features_type features, vector<Scalar> tensor,
-                                        index count) {
+  /// A memory rebuilt from its parts: the tensor T (F finite numbers), the count of patterns
+  /// folded into it and, when not empty, the readout tensor R (F x D), as
+  /// engram::io::load_memory restores a saved memory.
+  static distributed_memory from_tensor(features_type features, vector<Scalar> tensor, index count,
+                                        matrix<Scalar> readout_tensor = {}) {
     if (tensor.size() != features.size())
       throw dimension_mismatch(detail::message("the memory tensor has ", tensor.size(),
                                                " entries, the feature map F = ", features.size()));
@@ -47,8 +59,16 @@ class distributed_memory {
     if (count < 0)
       throw invalid_argument(
           detail::message("the pattern count is ", count, "; it must be at least 0"));
+    if (readout_tensor.size() > 0) {
+      if (readout_tensor.rows() != features.size() || readout_tensor.cols() != features.dim())
+        throw dimension_mismatch(detail::message(
+            "the readout tensor is ", readout_tensor.rows(), " x ", readout_tensor.cols(),
+            "; it must be F x D = ", features.size(), " x ", features.dim()));
+      require_finite("the readout tensor", readout_tensor);
+    }
     distributed_memory memory(std::move(features));
     memory.tensor_ = std::move(tensor);
+    memory.readout_ = std::move(readout_tensor);
     memory.count_ = count;
     return memory;
   }
@@ -61,12 +81,17 @@ class distributed_memory {
   const features_type& features() const { return features_; }
   /// T, F numbers: the parameters of the memory (compare K x D for a dense memory).
   const vector<Scalar>& memory_tensor() const { return tensor_; }
+  /// Whether the memory keeps R (readout::keep at construction).
+  bool has_readout() const { return readout_.size() > 0; }
+  /// R = sum_mu phi(xi_mu) xi_mu^T, F x D; empty unless has_readout().
+  const matrix<Scalar>& readout_tensor() const { return readout_; }
 
   /// T += sum of phi over the columns of `patterns`.
   void add(const Eigen::Ref<const matrix<Scalar>>& patterns) {
     check(patterns, "patterns to add");
     ++version_;  // before the tensor changes: a reader that checks afterwards sees it
     features_.accumulate(patterns, tensor_, Scalar(1));
+    accumulate_readout(patterns, Scalar(1));
     count_ += patterns.cols();
   }
 
@@ -79,10 +104,24 @@ class distributed_memory {
                                              "; they cannot all have been added"));
     ++version_;
     features_.accumulate(patterns, tensor_, Scalar(-1));
+    accumulate_readout(patterns, Scalar(-1));
     count_ -= patterns.cols();
   }
 
  private:
+  /// R += sign phi(X) X^T, in blocks of columns small enough that phi's F x b block stays
+  /// under about 2^22 numbers.
+  void accumulate_readout(const Eigen::Ref<const matrix<Scalar>>& patterns, Scalar sign) {
+    if (!has_readout()) return;
+    const index block =
+        std::max<index>(1, std::min<index>(256, (index(1) << 22) / readout_.rows()));
+    for (index b0 = 0; b0 < patterns.cols(); b0 += block) {
+      const index n = std::min(block, patterns.cols() - b0);
+      const auto x = patterns.middleCols(b0, n);
+      readout_.noalias() += sign * (features_.phi(x) * x.transpose());
+    }
+  }
+
   void check(const Eigen::Ref<const matrix<Scalar>>& patterns, const char* name) const {
     require_rows(name, patterns.rows(), dim(), "the memory dimension");
     features_.check(patterns, name);
@@ -90,6 +129,7 @@ class distributed_memory {
 
   features_type features_;
   vector<Scalar> tensor_;
+  matrix<Scalar> readout_;  // R, F x D, or empty
   index count_ = 0;
   std::uint64_t version_ = 0;
 };
