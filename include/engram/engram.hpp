@@ -36,6 +36,7 @@
 #include "engram/kernels/kernel.hpp"
 #include "engram/kernels/power.hpp"
 #include "engram/kernels/scaling.hpp"
+#include "engram/lagrangian.hpp"
 #include "engram/memory/dense_memory.hpp"
 #include "engram/memory/distributed_memory.hpp"
 #include "engram/memory/radius_index.hpp"
