@@ -168,6 +168,39 @@ TEST_CASE("every public entry point answers bad input with a typed error naming 
        }},
       {"drdam readout_gradient(no readout tensor)", kind::invalid, "readout::keep",
        [&] { drdam.readout_gradient(queries); }},
+      // Lagrangian dynamics (seed 003).
+      {"krotov_hopfield_field(W not square)", kind::dimension, "square",
+       [] {
+         engram::krotov_hopfield_field<engram::relu_lagrangian<double>> f(Md::Zero(3, 2),
+                                                                          Vd::Zero(3));
+       }},
+      {"krotov_hopfield_field(non-symmetric W)", kind::invalid, "remedy",
+       [] {
+         Md w = Md::Zero(2, 2);
+         w(0, 1) = 1;
+         engram::krotov_hopfield_field<engram::relu_lagrangian<double>> f(w, Vd::Zero(2));
+       }},
+      {"remedy_field(NaN in b)", kind::not_finite, "b",
+       [] {
+         engram::remedy_field<engram::tanh_lagrangian<double>> f(Md::Identity(2, 2),
+                                                                 Vd::Constant(2, std::nan("")));
+       }},
+      {"original_remedy_field::energy(wrong rows)", kind::dimension, "states",
+       [] {
+         engram::original_remedy_field<engram::tanh_lagrangian<double>> f(Md::Identity(2, 2),
+                                                                          Vd::Zero(2));
+         f.energy(Md::Zero(3, 1));
+       }},
+      {"dead_neurons(tolerance = 0)", kind::invalid, "tolerance",
+       [] { engram::dead_neurons(engram::relu_lagrangian<double>{}, Vd::Zero(2), 0.0); }},
+      {"layered_lagrangian(sizes do not sum to N)", kind::dimension, "sum",
+       [] {
+         const engram::layered_lagrangian l(std::vector<Eigen::Index>{1, 1},
+                                            engram::relu_lagrangian<double>{},
+                                            engram::relu_lagrangian<double>{});
+         Md g(3, 1);
+         l.activation(Md::Zero(3, 1), g);
+       }},
       {"drdam_gradient_bound(C1 = -1)", kind::invalid, "C1",
        [] { engram::drdam_gradient_bound(-1.0, 10, 1.0, 0.0, 4, 16); }},
       {"drdam value(wrong rows)", kind::dimension, "queries",
