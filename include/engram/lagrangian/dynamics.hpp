@@ -294,8 +294,11 @@ class remedy_field {
   void energies(const matrix<scalar_type>& u, vector<scalar_type>& e) {
     const index batch = u.cols();
     e = vector<scalar_type>::Zero(batch);
-    vector<scalar_type> lag(batch);
-    if (weights_.alpha != 0 || weights_.beta != 0) l_.value(y_, lag);
+    vector<scalar_type>& lag = lag_;  // kept between calls: a steady loop allocates nothing
+    if (weights_.alpha != 0 || weights_.beta != 0) {
+      lag.resize(batch);
+      l_.value(y_, lag);
+    }
     if (weights_.alpha != 0) {
       t_.noalias() = w_ * g_;
       for (index c = 0; c < batch; ++c)
@@ -322,6 +325,7 @@ class remedy_field {
   remedy_energy weights_;
   matrix<scalar_type> s_, o_;
   matrix<scalar_type> y_, g_, r_, t_;
+  vector<scalar_type> lag_;
 };
 
 /// ydot = (I - Lambda(y) W^T)(W g(y) - y + b) with E3 = 1/2 ||W g(y) - y + b||^2 (seed 003
