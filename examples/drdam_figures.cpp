@@ -34,6 +34,7 @@
 
 #include <Eigen/Eigenvalues>
 
+#include "cli_checks.hpp"
 #include "gnuplot.hpp"
 
 #include <algorithm>
@@ -50,38 +51,12 @@
 
 namespace {
 
-std::string short_number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
-}
-
-// A CLI11 check for numbers that must be finite and greater than 0 (CLI::PositiveNumber lets
-// NaN through).
-const CLI::Validator positive_finite(
-    [](std::string& text) -> std::string {
-      double v = 0;
-      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || !(v > 0))
-        return "value " + text + " must be a finite number greater than 0";
-      return {};
-    },
-    "POSITIVE");
-
-// A CLI11 check for seeds: CLI11 would read "-3" into an unsigned integer as 2^64 - 3.
-const CLI::Validator whole_number(
-    [](std::string& text) -> std::string {
-      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-        return "value " + text + " must be a whole number >= 0";
-      return {};
-    },
-    "WHOLE");
-
 // Refuses grids whose omega alone (Y x D doubles) would not fit in memory.
 void check_omega_size(long y, long d) {
   if (double(y) * double(d) * sizeof(double) > 8e9)
     throw engram::invalid_argument("Y = " + std::to_string(y) +
                                    " features in D = " + std::to_string(d) + " dimensions need " +
-                                   short_number(double(y) * double(d) * 8e-9) +
+                                   example::short_number(double(y) * double(d) * 8e-9) +
                                    " GB for omega alone; lower --features or --dims");
 }
 
@@ -106,28 +81,6 @@ void draw(const std::string& script, const std::filesystem::path& csv,
 
 // ---------------------------------------------------------------------------------------------
 // capacity (App. B, Fig. 5)
-
-// `count` distinct binary patterns of dimension d, scaled to {0, 1/sqrt(d)}.
-Eigen::MatrixXd binary_patterns(Eigen::Index d, Eigen::Index count, std::uint64_t seed) {
-  if (d < 62 && count > (Eigen::Index(1) << d))
-    throw engram::invalid_argument("cannot draw " + std::to_string(count) +
-                                   " distinct binary patterns of dimension " + std::to_string(d) +
-                                   " (2K for the largest of --counts); lower --counts or raise "
-                                   "--dims");
-  const engram::philox_source rng(seed);
-  Eigen::MatrixXd out(d, count);
-  std::set<std::vector<bool>> seen;
-  std::uint64_t draw = 0;
-  for (Eigen::Index j = 0; j < count;) {
-    std::vector<bool> bits(static_cast<std::size_t>(d));
-    for (Eigen::Index i = 0; i < d; ++i)
-      bits[std::size_t(i)] = rng.uniform<double>(0, draw++) > 0.5;
-    if (!seen.insert(bits).second) continue;
-    for (Eigen::Index i = 0; i < d; ++i) out(i, j) = bits[std::size_t(i)] / std::sqrt(double(d));
-    ++j;
-  }
-  return out;
-}
 
 struct capacity_options {
   std::vector<long> counts = {10, 50, 100, 200, 500};
@@ -157,7 +110,9 @@ void run_capacity(const capacity_options& o) {
   std::printf("%6s %6s %5s %7s | %11s %11s\n", "K", "beta", "D", "query", "MAE energy", "MAE grad");
   for (long d : o.dims) {
     // The first K of 2 * largest patterns are stored; the far queries are K of the second half.
-    const Eigen::MatrixXd all = binary_patterns(d, 2 * largest, o.seed);
+    const Eigen::MatrixXd all = example::binary_patterns(
+        d, 2 * largest, o.seed,
+        " (2K for the largest of --counts); lower --counts or raise --dims");
     const engram::philox_source flips(o.seed + 1);
     const double unit = 1 / std::sqrt(double(d));
     for (long k : o.counts) {
@@ -210,7 +165,7 @@ void run_capacity(const capacity_options& o) {
         script += "set title " +
                   plot::quoted(std::string(m == 0 ? "Energy" : "Gradient") + " MAE, " + kinds[q] +
                                ", D = " + std::to_string(d) +
-                               ", Y = " + short_number(double(o.features))) +
+                               ", Y = " + example::short_number(double(o.features))) +
                   "\n" + (d == o.dims.front() && m == 0 && q == 0 ? "set key\n" : "unset key\n") +
                   "plot ";
         for (std::size_t i = 0; i < o.betas.size(); ++i)
@@ -218,7 +173,7 @@ void run_capacity(const capacity_options& o) {
                     "' && $2 == " + std::to_string(o.betas[i]) + " && $3 == " + std::to_string(d) +
                     ") ? $1 : NaN):" + (m == 0 ? "5" : "6") + " with linespoints lc " +
                     std::to_string(i + 1) + " pt " + std::to_string(i + 4) + " title " +
-                    plot::quoted("beta " + short_number(o.betas[i]));
+                    plot::quoted("beta " + example::short_number(o.betas[i]));
         script += "\n";
       }
   script += "unset multiplot\n";
@@ -400,7 +355,7 @@ void run_features(const features_options& o) {
       for (const double beta : o.betas) {
         script += "set title " +
                   plot::quoted(std::string(m == 0 ? "Energy" : "Gradient") + " MAE, " + kinds[q] +
-                               " points, beta " + short_number(beta)) +
+                               " points, beta " + example::short_number(beta)) +
                   "\n" + (first ? "set key\n" : "unset key\n") + "plot ";
         for (int map = 0; map < 4; ++map)
           for (int orth = 0; orth < 2; ++orth)
@@ -433,11 +388,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 100000L));
   capacity->add_option("-y,--features", cap.features, "random features Y")
       ->check(CLI::Range(1L, 10000000L));
-  capacity->add_option("-b,--betas", cap.betas, "inverse temperatures")->check(positive_finite);
+  capacity->add_option("-b,--betas", cap.betas, "inverse temperatures")
+      ->check(example::positive_finite);
   capacity->add_option("-d,--dims", cap.dims, "pattern dimensions D")
       ->check(CLI::Range(2L, 100000L));
   capacity->add_option("--seed", cap.seed, "seed of the patterns, flips and features")
-      ->check(whole_number);
+      ->check(example::whole_number);
   capacity->add_flag("--full", cap.full,
                      "the paper's sizes: Y = 2e5, D 16 64 256, beta 1 10 30 50, "
                      "K 50 100 200 500 1000 (flags given as well keep their values)");
@@ -448,7 +404,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("features", "ablation of the random feature maps on 16-d data (Fig. 6)");
   features->add_option("-y,--features", fea.ys, "numbers of random features Y")
       ->check(CLI::Range(1L, 10000000L));
-  features->add_option("-b,--betas", fea.betas, "inverse temperatures")->check(positive_finite);
+  features->add_option("-b,--betas", fea.betas, "inverse temperatures")
+      ->check(example::positive_finite);
   features->add_option("--stored", fea.stored, "points stored in the memory")
       ->check(CLI::Range(1, 60000));
   features->add_option("--new", fea.fresh, "points used as new queries")
@@ -460,7 +417,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 60000));
   features->add_option("--data", fea.data, "folder holding train-images-idx3-ubyte.gz");
   features->add_option("--seed", fea.seed, "seed of the chosen points and the features")
-      ->check(whole_number);
+      ->check(example::whole_number);
   features->add_flag("--full", fea.full,
                      "the paper's grids: beta 1 5 10 20 30 40 50, Y 256 ... 2e5 (flags given as "
                      "well keep their values)");

@@ -32,6 +32,7 @@
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
 
+#include "cli_checks.hpp"
 #include "gnuplot.hpp"
 
 #include <algorithm>
@@ -48,53 +49,6 @@
 #include <vector>
 
 namespace {
-
-std::string short_number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
-}
-
-// A CLI11 check for numbers that must be finite and greater than 0 (CLI::PositiveNumber lets
-// NaN through).
-const CLI::Validator positive_finite(
-    [](std::string& text) -> std::string {
-      double v = 0;
-      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || !(v > 0))
-        return "value " + text + " must be a finite number greater than 0";
-      return {};
-    },
-    "POSITIVE");
-
-// A CLI11 check for seeds: CLI11 would read "-3" into an unsigned integer as 2^64 - 3.
-const CLI::Validator whole_number(
-    [](std::string& text) -> std::string {
-      if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-        return "value " + text + " must be a whole number >= 0";
-      return {};
-    },
-    "WHOLE");
-
-// 2K distinct binary patterns of dimension d, scaled to {0, 1/sqrt(d)}.
-Eigen::MatrixXd binary_patterns(Eigen::Index d, Eigen::Index count, std::uint64_t seed) {
-  if (d < 62 && count > (Eigen::Index(1) << d))
-    throw engram::invalid_argument("cannot draw " + std::to_string(count) +
-                                   " distinct binary patterns of dimension " + std::to_string(d) +
-                                   "; lower --stored or raise --dims");
-  const engram::philox_source rng(seed);
-  Eigen::MatrixXd out(d, count);
-  std::set<std::vector<bool>> seen;
-  std::uint64_t draw = 0;
-  for (Eigen::Index j = 0; j < count;) {
-    std::vector<bool> bits(static_cast<std::size_t>(d));
-    for (Eigen::Index i = 0; i < d; ++i)
-      bits[std::size_t(i)] = rng.uniform<double>(0, draw++) > 0.5;
-    if (!seen.insert(bits).second) continue;
-    for (Eigen::Index i = 0; i < d; ++i) out(i, j) = bits[std::size_t(i)] / std::sqrt(double(d));
-    ++j;
-  }
-  return out;
-}
 
 // A random permutation of 0..n-1 made of one cycle (Sattolo's algorithm): no index maps to
 // itself when n > 1.
@@ -180,11 +134,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   app.add_option("-y,--features", ys, "numbers of random features Y")
       ->check(CLI::Range(1L, 10000000L));
-  app.add_option("-b,--betas", betas, "inverse temperatures")->check(positive_finite);
+  app.add_option("-b,--betas", betas, "inverse temperatures")->check(example::positive_finite);
   app.add_option("-d,--dims", dims, "pattern dimensions D")->check(CLI::Range(2L, 100000L));
   app.add_option("--steps", steps, "most descent steps L for the retrieval error")
       ->check(CLI::Range(1, 1000000));
-  app.add_option("--step", step, "descent step size")->check(positive_finite);
+  app.add_option("--step", step, "descent step size")->check(example::positive_finite);
   app.add_option("--tolerance", tolerance,
                  "a descent stops sooner once |energy change| < this (0: always --steps steps)")
       ->check(CLI::Validator(
@@ -198,7 +152,8 @@ int main(int argc, char** argv) {
   app.add_option("--c1-sample", c1_sample,
                  "stored patterns and queries of each kind over whose pairs C1 is measured")
       ->check(CLI::Range(1, 100000));
-  app.add_option("--seed", seed, "seed of the patterns, flips and features")->check(whole_number);
+  app.add_option("--seed", seed, "seed of the patterns, flips and features")
+      ->check(example::whole_number);
   app.add_flag("--full", full,
                "the paper's sizes: K = 500, D 16 64 256, beta 1 10 30 50, "
                "Y 1e3 5e3 2e4 5e4 1e5 2e5 (flags given as well keep their values)");
@@ -218,7 +173,7 @@ int main(int argc, char** argv) {
         if (double(y) * double(d) * sizeof(double) > 8e9)
           throw engram::invalid_argument(
               "Y = " + std::to_string(y) + " features in D = " + std::to_string(d) +
-              " dimensions need " + short_number(double(y) * double(d) * 8e-9) +
+              " dimensions need " + example::short_number(double(y) * double(d) * 8e-9) +
               " GB for omega alone; lower --features or --dims");
     std::filesystem::create_directories(out);
     const auto csv_path = std::filesystem::path(out) / "mae.csv";
@@ -246,7 +201,8 @@ int main(int argc, char** argv) {
                 "query", "MAE energy", "MAE grad", "Hamming", "guess E", "guess grad", "C1",
                 "bound");
     for (long d : dims) {
-      const Eigen::MatrixXd all = binary_patterns(d, 2 * stored, seed);
+      const Eigen::MatrixXd all =
+          example::binary_patterns(d, 2 * stored, seed, "; lower --stored or raise --dims");
       const Eigen::MatrixXd xi = all.leftCols(stored);
       Eigen::MatrixXd queries[3] = {xi, xi, all.rightCols(stored)};
       const engram::philox_source flips(seed + 1);
@@ -355,7 +311,8 @@ int main(int argc, char** argv) {
                      : "unset key\n") +
               "plot ";
           for (std::size_t i = 0; i < betas.size(); ++i) {
-            const std::string b = short_number(betas[i]), sel = series(kinds[q], betas[i], d);
+            const std::string b = example::short_number(betas[i]),
+                              sel = series(kinds[q], betas[i], d);
             const std::string lc = " lc " + std::to_string(i + 1);
             script += (i ? ", " : "") + csv_name + " using (" + sel + " ? $1 : NaN):" + value +
                       " with linespoints" + lc + " pt " + std::to_string(i + 4) + " title " +
@@ -386,8 +343,8 @@ int main(int argc, char** argv) {
              "\nset datafile separator ','\nset key top right font ',8'\n"
              "set logscale x\nset autoscale xfix\nset offsets graph 0.03, graph 0.03, 0, 0\n"
              "set grid\nset xlabel 'Y'\nset ylabel 'Hamming error (eq. 15)'\nset yrange [-0.02:" +
-             short_number(std::max(0.6, worst_hamming + 0.05)) + "]\nset multiplot layout 3," +
-             std::to_string(dims.size()) + "\n";
+             example::short_number(std::max(0.6, worst_hamming + 0.05)) +
+             "]\nset multiplot layout 3," + std::to_string(dims.size()) + "\n";
     const std::string retrieval_name = plot::quoted(retrieval_path.string());
     for (int q = 0; q < 3; ++q)
       for (long d : dims) {
@@ -399,7 +356,7 @@ int main(int argc, char** argv) {
           script += (i ? ", " : "") + retrieval_name + " using (" + series(kinds[q], betas[i], d) +
                     " ? $1 : NaN):5 with linespoints lc " + std::to_string(i + 1) + " pt " +
                     std::to_string(i + 4) + " title " +
-                    plot::quoted("beta " + short_number(betas[i]));
+                    plot::quoted("beta " + example::short_number(betas[i]));
         script += "\n";
       }
     script += "unset multiplot\n";

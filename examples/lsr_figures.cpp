@@ -66,6 +66,7 @@
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
 
+#include "cli_checks.hpp"
 #include "gnuplot.hpp"
 
 #include <algorithm>
@@ -89,26 +90,10 @@ using Eigen::MatrixXd;
 using Eigen::VectorXd;
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
-std::string short_number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
-}
-
-// A CLI11 check for numbers that must be finite and greater than 0 (CLI::PositiveNumber lets
-// NaN through).
-const CLI::Validator positive_finite(
-    [](std::string& text) -> std::string {
-      double v = 0;
-      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || !(v > 0))
-        return "value " + text + " must be a finite number greater than 0";
-      return {};
-    },
-    "POSITIVE");
-
 // A CLI11 check for numbers in (lo, hi].
 CLI::Validator in_open_closed(double lo, double hi) {
-  const std::string range = "(" + short_number(lo) + ", " + short_number(hi) + "]";
+  const std::string range =
+      "(" + example::short_number(lo) + ", " + example::short_number(hi) + "]";
   return CLI::Validator(
       [=](std::string& text) -> std::string {
         double v = 0;
@@ -306,8 +291,8 @@ Index missing_from(const MatrixXd& found, const MatrixXd& minima, double tol) {
 
 void run_likelihood(const likelihood_options& o) {
   if (o.rate_end > o.rate)
-    throw engram::invalid_argument("--rate-end " + short_number(o.rate_end) + " is above --rate " +
-                                   short_number(o.rate) +
+    throw engram::invalid_argument("--rate-end " + example::short_number(o.rate_end) +
+                                   " is above --rate " + example::short_number(o.rate) +
                                    "; the cosine schedule decays from --rate to --rate-end");
   if (double(o.patterns) * o.starts > 2e6)
     throw engram::invalid_argument(
@@ -350,8 +335,8 @@ void run_likelihood(const likelihood_options& o) {
                                      std::to_string(s) + "); the beta range needs r_min > 0");
     const double beta_lo = 2.0 / o.dim, beta_hi = 2.0 / (r_min * r_min);
     if (!(beta_hi > beta_lo))
-      throw engram::invalid_argument("2/r_min^2 = " + short_number(beta_hi) +
-                                     " is not above 2/d = " + short_number(beta_lo) +
+      throw engram::invalid_argument("2/r_min^2 = " + example::short_number(beta_hi) +
+                                     " is not above 2/d = " + example::short_number(beta_lo) +
                                      ": the stored patterns are too far apart for a sweep");
     engram::dense_memory<double> memory(patterns);
 
@@ -527,12 +512,12 @@ void run_likelihood(const likelihood_options& o) {
       plot::quoted(png.string()) +
       "\nset datafile separator ','\nset datafile missing 'nan'\nset grid\nset key outside "
       "right\nset logscale x\nset xrange [" +
-      short_number(beta_min / 1.3) + ":" + short_number(beta_max * 1.3) +
+      example::short_number(beta_min / 1.3) + ":" + example::short_number(beta_max * 1.3) +
       "]\nset multiplot layout 3,1 title " +
       plot::quoted("seed 002 sec. 4.2: M = " + std::to_string(o.patterns) + " patterns from " +
                    std::to_string(o.components) + " Gaussians in d = " + std::to_string(o.dim) +
-                   ", sigma = " + short_number(o.sigma) + "; mean and standard error over " +
-                   std::to_string(o.seeds) + " seeds") +
+                   ", sigma = " + example::short_number(o.sigma) +
+                   "; mean and standard error over " + std::to_string(o.seeds) + " seeds") +
       "\nset title 'Mean log-likelihood of the memories under p'\nset ylabel 'mean log p'\nplot " +
       errors("ll_lsr", "LSR, all minima (exact)", "pt 7 lc 'red'") + ", " +
       errors("ll_alg1", "LSR, Algorithm 1 from the starts", "pt 6 lc 'orange'") + ", " +
@@ -542,13 +527,13 @@ void run_likelihood(const likelihood_options& o) {
       "plot " +
       errors("lsr_minima", "LSR minima (exact)", "pt 7 lc 'red'") + ", " +
       errors("alg1_unique", "LSR, reached by Algorithm 1", "pt 6 lc 'orange'") + ", " +
-      errors("lse_unique", "LSE, merged within " + short_number(o.merge) + "/sqrt(beta)",
+      errors("lse_unique", "LSE, merged within " + example::short_number(o.merge) + "/sqrt(beta)",
              "pt 5 lc 'blue'") +
       ", " + errors("lse_distinct", "LSE, distinct end points (1e-4)", "pt 4 lc 'skyblue'") + ", " +
       std::to_string(o.patterns) + " with lines dt 2 lc 'black' title 'M'" +
       "\nset title 'Stored patterns that are still LSR minima'\nunset logscale y\n"
       "set xlabel 'beta (mean over seeds at each index)'\nset ylabel 'count'\nset yrange [0:" +
-      short_number(1.1 * o.patterns) + "]\nplot " +
+      example::short_number(1.1 * o.patterns) + "]\nplot " +
       errors("lsr_kept", "LSR stored patterns kept", "pt 7 lc 'red'") + ", " +
       std::to_string(o.patterns) + " with lines dt 2 lc 'black' title 'M'\nunset multiplot\n";
   draw(script, csv_path, png);
@@ -595,17 +580,18 @@ grid_series parse_series(const std::string& spec) {
   g.dim = int(dims[0]);
   for (double n : sizes) {
     if (n != std::floor(n) || n < 2)
-      throw engram::invalid_argument("--series " + spec + ": grid size " + short_number(n) +
-                                     " must be an integer >= 2");
+      throw engram::invalid_argument("--series " + spec + ": grid size " +
+                                     example::short_number(n) + " must be an integer >= 2");
     if (std::pow(n, g.dim) > 20000)
-      throw engram::invalid_argument(
-          "--series " + spec + ": " + short_number(n) + "^" + std::to_string(g.dim) + " = " +
-          short_number(std::pow(n, g.dim)) + " patterns is above the limit of 20000");
+      throw engram::invalid_argument("--series " + spec + ": " + example::short_number(n) + "^" +
+                                     std::to_string(g.dim) + " = " +
+                                     example::short_number(std::pow(n, g.dim)) +
+                                     " patterns is above the limit of 20000");
     g.sizes.push_back(int(n));
   }
   for (double r : g.radii)
     if (!(r > 0))
-      throw engram::invalid_argument("--series " + spec + ": radius " + short_number(r) +
+      throw engram::invalid_argument("--series " + spec + ": radius " + example::short_number(r) +
                                      " (in grid spacings) must be > 0");
   return g;
 }
@@ -744,7 +730,7 @@ double prop3(double m, double lambda, int d) {
 
 void run_grid(const grid_options& o) {
   if (!(o.offset > -0.5 && o.offset < 0.5))
-    throw engram::invalid_argument("--offset " + short_number(o.offset) +
+    throw engram::invalid_argument("--offset " + example::short_number(o.offset) +
                                    " must lie in (-0.5, 0.5)");
   std::vector<grid_series> all;
   for (const auto& spec : o.series) all.push_back(parse_series(spec));
@@ -752,7 +738,8 @@ void run_grid(const grid_options& o) {
     for (double nominal : g.radii)
       if (lattice_distance(g.dim, nominal * (1 + o.offset)))
         throw engram::invalid_argument(
-            "radius " + short_number(nominal) + " x (1 + " + short_number(o.offset) +
+            "radius " + example::short_number(nominal) + " x (1 + " +
+            example::short_number(o.offset) +
             ") spacings is a distance between grid points in d = " + std::to_string(g.dim) +
             ": memories would sit exactly on support edges (the degenerate tie); choose an "
             "--offset of a few percent");
@@ -923,9 +910,9 @@ void run_grid(const grid_options& o) {
   for (const auto& r : rows) {
     if (series.empty() || series.back().first != r.series) {
       series.push_back({r.series, "d = " + std::to_string(r.dim) +
-                                      ", r = " + short_number(r.rho_nominal) + " spacings " +
-                                      (o.offset >= 0 ? "+" : "") + short_number(100 * o.offset) +
-                                      "%"});
+                                      ", r = " + example::short_number(r.rho_nominal) +
+                                      " spacings " + (o.offset >= 0 ? "+" : "") +
+                                      example::short_number(100 * o.offset) + "%"});
       scale.push_back(nan);
     }
     if (std::isfinite(r.ratio)) scale.back() = r.ratio;
@@ -938,7 +925,8 @@ void run_grid(const grid_options& o) {
   std::sort(ms.begin(), ms.end());
   ms.erase(std::unique(ms.begin(), ms.end()), ms.end());
   std::string xtics = "set xtics (";
-  for (std::size_t k = 0; k < ms.size(); ++k) xtics += (k ? ", " : "") + short_number(ms[k]);
+  for (std::size_t k = 0; k < ms.size(); ++k)
+    xtics += (k ? ", " : "") + example::short_number(ms[k]);
   xtics += ")\n";
   const char* colours[] = {"red", "blue", "dark-green", "orange", "purple", "brown", "black"};
   const auto colour = [&](std::size_t k) { return std::string(colours[k % 7]); };
@@ -947,7 +935,8 @@ void run_grid(const grid_options& o) {
       plot::quoted(png.string()) +
       "\nset datafile separator ','\nset datafile missing 'nan'\nset grid\nset key outside "
       "right\nset logscale x\nset xrange [" +
-      short_number(m_min / 1.2) + ":" + short_number(m_max * 1.2) + "]\n" + xtics +
+      example::short_number(m_min / 1.2) + ":" + example::short_number(m_max * 1.2) + "]\n" +
+      xtics +
       "set multiplot layout 3,1\n"
       "set title 'Grid patterns: emergent LSR minima (points), c x Prop. 3 (M^(1/d) - "
       "lambda^(1/d) + 1)^d (lines, c at the largest M)'\nset logscale y\n"
@@ -958,7 +947,7 @@ void run_grid(const grid_options& o) {
               " with points pt 7 lc '" + colour(k) + "' title " + plot::quoted(series[k].second);
     if (std::isfinite(scale[k]))
       script += ", " + data + " skip 1 using ($1==" + s + "?$4:1/0):($14*" +
-                short_number(scale[k]) + ") with lines lc '" + colour(k) + "' notitle";
+                example::short_number(scale[k]) + ") with lines lc '" + colour(k) + "' notitle";
   }
   script +=
       "\nset title 'Emergent / Prop. 3 formula, lambda = M (8/beta)^(d/2) (solid) or |B(x)| at "
@@ -1001,7 +990,7 @@ int main(int argc, char** argv) {
   likelihood->add_option("-k,--components", lik.components, "Gaussians in the mixture")
       ->check(CLI::Range(1, 1000));
   likelihood->add_option("--sigma", lik.sigma, "standard deviation of each Gaussian")
-      ->check(positive_finite);
+      ->check(example::positive_finite);
   likelihood->add_option("-m,--patterns", lik.patterns, "stored patterns M drawn from p")
       ->check(CLI::Range(2, 2000));
   likelihood->add_option("--betas", lik.betas, "betas, geometric over [2/d, 2/r_min^2]")
@@ -1025,16 +1014,16 @@ int main(int argc, char** argv) {
   likelihood
       ->add_option("--gradient-tol", lik.gradient_tol,
                    "an LSE descent has converged when ||grad E|| falls below this")
-      ->check(positive_finite);
+      ->check(example::positive_finite);
   likelihood
       ->add_option("--merge", lik.merge,
                    "LSE end points closer than this / sqrt(beta) count as one memory (App. "
                    "C.3.3: 2)")
-      ->check(positive_finite);
+      ->check(example::positive_finite);
   likelihood
       ->add_option("--max-subsets", lik.max_subsets,
                    "skip LSR enumerations with more candidate sets than this")
-      ->check(positive_finite);
+      ->check(example::positive_finite);
   likelihood->add_option("--seed", lik.seed, "seed of p, the patterns and the starts");
   likelihood->add_flag("--full", lik.full,
                        "the paper's sizes: M = 100, 15 betas, 5 seeds, 500 starts per pattern, "
@@ -1057,7 +1046,7 @@ int main(int argc, char** argv) {
   grid->add_option("--max-subsets", grd.max_subsets,
                    "skip enumerations whose bound on candidate sets exceeds this (the bound "
                    "2^neighbours is loose on a grid)")
-      ->check(positive_finite);
+      ->check(example::positive_finite);
   grid->add_option("--check-minima", grd.check_minima,
                    "emergent minima per enumeration whose r*-ball is checked")
       ->check(CLI::Range(0, 10000));
