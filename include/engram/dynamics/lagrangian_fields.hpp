@@ -16,19 +16,29 @@
 //       dE3/dt = -||(I - W Lambda)^T h||^2 <= 0 for any W. Seed 003 writes R = I - W Lambda(y),
 //       which can raise E3 (SCIENCE.md: 8 of 20,000 random states with symmetric W); engram
 //       uses the transpose.
+// Couplings (seed 003 Examples 1 and 7):
+//   hierarchical_coupling: block-tridiagonal W over layers n_1..n_m (an MLP with feedback),
+//       zero diagonal blocks, Gaussian off-diagonal blocks with variance 1/(n_i + n_j),
+//       symmetric (W_{i+1,i} = W_{i,i+1}^T) or drawn independently;
+//   scale_blocks: each off-diagonal block divided by 2 ||block||_2, so ||W||_2 <= 1;
+//   polar_factor: the orthogonal factor of W = O P.
 // Couplings are checked once at construction (square, finite, sizes agreeing, symmetric where
 // the energy needs it); the fields keep their scratch between calls.
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <Eigen/SVD>
 
 #include "engram/core/error.hpp"
+#include "engram/core/rng.hpp"
 #include "engram/core/types.hpp"
-#include "engram/lagrangian/lagrangians.hpp"
+#include "engram/dynamics/lagrangians.hpp"
 
 namespace engram {
 
@@ -376,5 +386,74 @@ class original_remedy_field {
   Lagrangian l_;
   matrix<scalar_type> g_, h_, t_;
 };
+
+/// Whether the off-diagonal blocks of a hierarchical coupling mirror each other.
+enum class block_symmetry : bool { independent = false, symmetric = true };
+
+namespace detail {
+inline void check_layers(const std::vector<index>& sizes) {
+  if (sizes.size() < 2)
+    throw invalid_argument(
+        message("a hierarchical coupling needs at least 2 layers; got ", sizes.size()));
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    if (sizes[i] < 1)
+      throw invalid_argument(message("layer ", i, " has size ", sizes[i], "; sizes must be >= 1"));
+}
+inline index layer_total(const std::vector<index>& sizes) {
+  index n = 0;
+  for (index s : sizes) n += s;
+  return n;
+}
+}  // namespace detail
+
+/// Block-tridiagonal W over layers of `sizes` (seed 003 Example 1).
+template <real_scalar Scalar>
+matrix<Scalar> hierarchical_coupling(const std::vector<index>& sizes, std::uint64_t seed,
+                                     block_symmetry symmetry = block_symmetry::symmetric) {
+  detail::check_layers(sizes);
+  const index n = detail::layer_total(sizes);
+  matrix<Scalar> w = matrix<Scalar>::Zero(n, n);
+  const philox_source rng(seed);
+  index r0 = 0;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+    const index a = sizes[i], b = sizes[i + 1], r1 = r0 + a;
+    const Scalar sd = Scalar(1) / std::sqrt(Scalar(a + b));
+    matrix<Scalar> up(a, b);
+    rng.fill_normal(up, 2 * i);
+    w.block(r0, r1, a, b) = sd * up;
+    if (symmetry == block_symmetry::symmetric) {
+      w.block(r1, r0, b, a) = sd * up.transpose();
+    } else {
+      matrix<Scalar> down(b, a);
+      rng.fill_normal(down, 2 * i + 1);
+      w.block(r1, r0, b, a) = sd * down;
+    }
+    r0 = r1;
+  }
+  return w;
+}
+
+/// Example 7: every non-zero off-diagonal block of a block-tridiagonal W over `sizes` divided by
+/// 2 ||block||_2 (zero blocks stay zero).
+template <real_scalar Scalar>
+matrix<Scalar> scale_blocks(matrix<Scalar> w, const std::vector<index>& sizes) {
+  detail::check_layers(sizes);
+  const index n = detail::layer_total(sizes);
+  if (w.rows() != n || w.cols() != n)
+    throw dimension_mismatch(
+        detail::message("W is ", w.rows(), " x ", w.cols(), "; the layer sizes sum to ", n));
+  require_finite("W", w);
+  std::vector<index> start{0};
+  for (index s : sizes) start.push_back(start.back() + s);
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    for (std::size_t j = 0; j < sizes.size(); ++j) {
+      if (i == j) continue;
+      auto block = w.block(start[i], start[j], sizes[i], sizes[j]);
+      if (block.cwiseAbs().maxCoeff() == 0) continue;
+      Eigen::JacobiSVD<matrix<Scalar>> svd(block);
+      block /= 2 * svd.singularValues()(0);
+    }
+  return w;
+}
 
 }  // namespace engram
