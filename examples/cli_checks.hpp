@@ -1,12 +1,18 @@
-// What the examples share besides their charts: CLI11 checks that refuse NaN and negative seeds,
-// short number formatting, and seed 001's distinct binary patterns.
+// What the examples share: CLI11 checks that refuse NaN and negative seeds, short number
+// formatting, files written whole (through a .part file renamed when complete), the "wrote"
+// lines and gnuplot calls, and seed 001's distinct binary patterns.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <engram/engram.hpp>
 
+#include "gnuplot.hpp"
+
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,6 +66,31 @@ inline Eigen::MatrixXd binary_patterns(Eigen::Index d, Eigen::Index count, std::
     ++j;
   }
   return out;
+}
+
+/// Writes `path` through `path.part`, renamed once complete: never a half-written file.
+inline void write_file(const std::filesystem::path& path,
+                       const std::function<void(std::ofstream&)>& body) {
+  const std::string part = path.string() + ".part";
+  std::ofstream out(part);
+  if (!out) throw engram::io_error("cannot write " + part);
+  out.precision(12);
+  body(out);
+  out.close();
+  if (!out) throw engram::io_error("cannot write " + part);
+  std::filesystem::rename(part, path);
+}
+
+/// "wrote CSV and PNG" (or only the CSV when the picture was not drawn).
+inline void report_written(const std::filesystem::path& csv, const std::filesystem::path& png,
+                           bool drew) {
+  std::printf("wrote %s%s%s\n", csv.c_str(), drew ? " and " : "", drew ? png.c_str() : "");
+}
+
+/// plot::gnuplot after flushing our output, so that gnuplot's messages fall in place.
+inline bool draw(const std::string& script, const std::filesystem::path& png) {
+  std::fflush(stdout);
+  return plot::gnuplot(script, png);
 }
 
 }  // namespace example

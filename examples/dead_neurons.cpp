@@ -43,6 +43,7 @@
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
 
+#include "cli_checks.hpp"
 #include "gnuplot.hpp"
 
 #include <algorithm>
@@ -63,18 +64,7 @@ using Md = Eigen::MatrixXd;
 using Vd = Eigen::VectorXd;
 using relu = engram::relu_lagrangian<double>;
 namespace fs = std::filesystem;
-
-/// Writes `path` through `path.part`, renamed once complete: never a half-written file.
-void write_file(const fs::path& path, const std::function<void(std::ofstream&)>& body) {
-  const std::string part = path.string() + ".part";
-  std::ofstream out(part);
-  if (!out) throw engram::io_error("cannot write " + part);
-  out.precision(12);
-  body(out);
-  out.close();
-  if (!out) throw engram::io_error("cannot write " + part);
-  fs::rename(part, path);
-}
+using example::write_file;
 
 std::string format(const Vd& v, int digits = 4) {
   std::string s = "(";

@@ -52,6 +52,23 @@ concept lyapunov_field = vector_field<F> &&
   f(x, dxdt, e);
 };
 
+/// A field over discrete spin states (Hopfield, Glauber; seed 004): columns of X hold spins
+/// from `alphabet()` ({-1, 1}, or {-1, 0, 1} for sparse priors). Besides dX/dt (the
+/// zero-temperature best response minus the state: zero exactly at a fixed point of sign dynamics)
+/// and the energy, it answers single-spin questions during a sweep: after `begin_sweep(X)`,
+/// `local_gains(X, b, i, g)` writes g[k] = -E(X with X(i, b) = alphabet()[k]) + const for each
+/// value k (the constant depends on everything but spin i), and `set_spin(X, b, i, v)` sets a spin
+/// and keeps the field's caches (local fields, overlaps) exact.
+template <class F>
+concept spin_field = vector_field<F> &&
+    requires(F& f, matrix<typename F::scalar_type>& x, index b, typename F::scalar_type* gains,
+             typename F::scalar_type v) {
+  { f.alphabet().size() } -> std::convertible_to<std::size_t>;
+  f.begin_sweep(x);
+  f.local_gains(x, b, b, gains);
+  f.set_spin(x, b, b, v);
+};
+
 /// An energy whose memory can change: `e.generation()` changes with every add() or remove()
 /// of the memory it reads. A gradient flow compares it at every evaluation.
 template <class E>

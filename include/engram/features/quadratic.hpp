@@ -30,7 +30,12 @@ class quadratic_features {
   matrix<Scalar> phi(const Eigen::Ref<const matrix<Scalar>>& x) const {
     check(x, "queries");
     matrix<Scalar> out(3, x.cols());
-    for (index b = 0; b < x.cols(); ++b) out.col(b) = phi_column(x(0, b), x(1, b));
+    // Entry by entry: GCC 12 with AVX warns (-Warray-bounds) about the packet copy of a fixed
+    // 3-vector into a dynamic column, a branch that never runs.
+    for (index b = 0; b < x.cols(); ++b) {
+      const auto p = phi_column(x(0, b), x(1, b));
+      out(0, b) = p(0), out(1, b) = p(1), out(2, b) = p(2);
+    }
     return out;
   }
 
@@ -42,7 +47,10 @@ class quadratic_features {
       throw dimension_mismatch(detail::message("w is ", w.rows(), " x ", w.cols(),
                                                "; it must be F x B = 3 x ", x.cols()));
     matrix<Scalar> out(2, x.cols());
-    for (index b = 0; b < x.cols(); ++b) out.col(b) = pullback(x(0, b), x(1, b), w.col(b));
+    for (index b = 0; b < x.cols(); ++b) {
+      const auto v = pullback(x(0, b), x(1, b), w.col(b));
+      out(0, b) = v(0), out(1, b) = v(1);
+    }
     return out;
   }
 
