@@ -16,6 +16,7 @@
 #include <limits>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
@@ -72,6 +73,11 @@ class dense_couplings {
   /// h = J sigma for every column.
   void fields(const matrix<Scalar>& s, matrix<Scalar>& h) const { h.noalias() = j_ * s; }
   void begin(cache_type& c, const matrix<Scalar>& s) const { fields(s, c.h); }
+  /// h = J sigma, leaving the sweep's cache filled for the same state.
+  void fields(const matrix<Scalar>& s, matrix<Scalar>& h, cache_type& c) const {
+    fields(s, h);
+    c.h = h;
+  }
   Scalar local_field(const cache_type& c, const matrix<Scalar>&, index b, index i) const {
     return c.h(i, b);
   }
@@ -112,6 +118,12 @@ class pattern_couplings {
     h = (h - Scalar(patterns()) * s) / n;
   }
   void begin(cache_type& c, const matrix<Scalar>& s) const { c.m.noalias() = xt_ * s; }
+  /// h, leaving the sweep's cache (the overlaps) filled for the same state.
+  void fields(const matrix<Scalar>& s, matrix<Scalar>& h, cache_type& c) const {
+    begin(c, s);
+    h.noalias() = xt_.transpose() * c.m;
+    h = (h - Scalar(patterns()) * s) / Scalar(dim());
+  }
   Scalar local_field(const cache_type& c, const matrix<Scalar>& s, index b, index i) const {
     return (xt_.col(i).dot(c.m.col(b)) - Scalar(patterns()) * s(i, b)) / Scalar(dim());
   }
@@ -154,7 +166,9 @@ class ising_field {
 
   /// dX/dt = sign(h) - sigma (zero where h = 0) and E = -1/2 sigma . h.
   void operator()(const matrix<Scalar>& s, matrix<Scalar>& dsdt, vector<Scalar>& e) {
-    j_.fields(s, h_);
+    j_.fields(s, h_, cache_);
+    cached_ = s.data();
+    cached_columns_ = s.cols();
     e.resize(s.cols());
     dsdt.resize(s.rows(), s.cols());
     for (index b = 0; b < s.cols(); ++b) {
@@ -183,7 +197,17 @@ class ising_field {
     return h;
   }
 
-  void begin_sweep(const matrix<Scalar>& s) { j_.begin(cache_, s); }
+  /// Fills the sweep's cache for `s`, unless the last evaluation was of this very state (the
+  /// same storage and columns, changed since only through set_spin: integrate()'s loop), whose
+  /// cache is still exact.
+  void begin_sweep(const matrix<Scalar>& s) {
+    if (cached_ == s.data() && cached_columns_ == s.cols()) return;
+    j_.begin(cache_, s);
+    cached_ = s.data();
+    cached_columns_ = s.cols();
+  }
+  /// integrate() dropped columns: the cache no longer matches.
+  void compact(const std::vector<index>&) { cached_ = nullptr; }
   void local_gains(const matrix<Scalar>& s, index b, index i, Scalar* gains) const {
     const Scalar h = j_.local_field(cache_, s, b, i);
     gains[0] = -h;
@@ -208,6 +232,8 @@ class ising_field {
  private:
   Couplings j_;
   typename Couplings::cache_type cache_;
+  const Scalar* cached_ = nullptr;  // the state the cache was filled for
+  index cached_columns_ = 0;
   matrix<Scalar> h_;
   vector<Scalar> e_;
 };

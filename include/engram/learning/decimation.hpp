@@ -126,7 +126,7 @@ class decimation_field {
 
   /// E(x | Y_R) per column, and dX/dt = the best response minus x.
   void operator()(const matrix<Scalar>& x, matrix<Scalar>& dxdt, vector<Scalar>& e) {
-    begin_sweep(x);
+    fill(x);
     e.resize(x.cols());
     dxdt.resize(x.rows(), x.cols());
     const auto a = alphabet();
@@ -153,8 +153,18 @@ class decimation_field {
   }
   void operator()(const matrix<Scalar>& x, matrix<Scalar>& dxdt) { (*this)(x, dxdt, e_); }
 
-  /// h = (Y_R - diag Y_R) x / sqrt(N) and S = ||x||^2 per column.
+  /// Fills the sweep's caches for `x`, unless the last evaluation was of this very state (the
+  /// same storage and columns, changed since only through set_spin), whose caches are exact.
   void begin_sweep(const matrix<Scalar>& x) {
+    if (cached_ != x.data() || cached_columns_ != x.cols()) fill(x);
+  }
+  /// integrate() dropped columns: the caches no longer match.
+  void compact(const std::vector<index>&) { cached_ = nullptr; }
+
+  /// h = (Y_R - diag Y_R) x / sqrt(N) and S = ||x||^2 per column.
+  void fill(const matrix<Scalar>& x) {
+    cached_ = x.data();
+    cached_columns_ = x.cols();
     const Scalar root = Scalar(std::sqrt(double(dim())));
     h_.noalias() = (*y_) * x;
     h_ -= (y_->diagonal().asDiagonal() * x);
@@ -187,6 +197,8 @@ class decimation_field {
   matrix<Scalar> h_;
   vector<Scalar> s_;
   vector<Scalar> e_;
+  const Scalar* cached_ = nullptr;  // the state the caches were filled for
+  index cached_columns_ = 0;
 };
 
 /// The parameters of decimation; validate() names the field and the value.
