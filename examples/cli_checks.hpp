@@ -25,6 +25,16 @@ inline std::string short_number(double v) {
   return text;
 }
 
+// A CLI11 check for numbers that must be finite and at least 0 (CLI::Range lets NaN through).
+inline const CLI::Validator non_negative_finite(
+    [](std::string& text) -> std::string {
+      double v = 0;
+      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || !(v >= 0))
+        return "value " + text + " must be a finite number >= 0";
+      return {};
+    },
+    "NON-NEGATIVE");
+
 // A CLI11 check for numbers that must be finite and greater than 0 (CLI::PositiveNumber lets
 // NaN through).
 inline const CLI::Validator positive_finite(

@@ -86,15 +86,7 @@ using clock_type = std::chrono::steady_clock;
 constexpr double recovered_overlap = 0.95;  // a pattern counts as recovered above this overlap
 constexpr double alpha_c = 0.138;           // the Hopfield network's capacity (AGS 1985)
 
-// A CLI11 check for numbers that must be finite and at least 0 (CLI::Range lets NaN through).
-const CLI::Validator non_negative_finite(
-    [](std::string& text) -> std::string {
-      double v = 0;
-      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || !(v >= 0))
-        return "value " + text + " must be a finite number >= 0";
-      return {};
-    },
-    "NON-NEGATIVE");
+using example::non_negative_finite;
 
 struct config {
   index n = 400;

@@ -74,15 +74,7 @@ using example::report_written;
 using example::write_file;
 using quadratic_net = engram::kernel_response<engram::quadratic_features<double>>;
 
-// A CLI11 check for numbers that must be finite and at least 0 (CLI::Range lets NaN through).
-const CLI::Validator non_negative_finite(
-    [](std::string& text) -> std::string {
-      double v = 0;
-      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || !(v >= 0))
-        return "value " + text + " must be a finite number >= 0";
-      return {};
-    },
-    "NON-NEGATIVE");
+using example::non_negative_finite;
 
 struct line_config {
   index dim = 16;      // N
