@@ -1,6 +1,8 @@
-// What the examples share: CLI11 checks that refuse NaN and negative seeds, short number
-// formatting, files written whole (through a .part file renamed when complete), the "wrote"
-// lines and gnuplot calls, and seed 001's distinct binary patterns.
+// What the examples share: CLI11 checks that refuse NaN and negative seeds, one-line messages
+// for refused flags, the output folder checked before any work, the Fashion-MNIST files found
+// or the Debian package named, short number formatting, files written whole (through a .part
+// file renamed when complete), the "wrote" lines and gnuplot calls, and seed 001's distinct
+// binary patterns.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -18,6 +20,44 @@
 #include <vector>
 
 namespace example {
+
+/// Refused flags print one line, "program: what was wrong (see --help)", and exit with 106
+/// (CLI11's code for a value out of range) or another code from 1 to 127.
+inline void one_line_errors(CLI::App& app, const std::string& program) {
+  app.failure_message([program](const CLI::App*, const CLI::Error& e) {
+    return program + ": " + e.what() + " (see --help)\n";
+  });
+}
+
+/// Creates the output folder and checks that a file can be written in it, before any long
+/// work: an unwritable --out is a message at once, not after minutes of computing.
+inline std::filesystem::path prepare_out(const std::string& out) {
+  const std::filesystem::path folder(out);
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec)
+    throw engram::io_error("cannot create the output folder " + folder.string() + ": " +
+                           ec.message());
+  const auto probe = folder / ".engram-write-check.part";
+  {
+    std::ofstream f(probe);
+    if (!f || !(f << "x") || !f.flush())
+      throw engram::io_error("cannot write in the output folder " + folder.string());
+  }
+  std::filesystem::remove(probe, ec);
+  return folder;
+}
+
+/// `name` (train-images-idx3-ubyte.gz, ...) in the Fashion-MNIST folder `data`; a missing file
+/// names the Debian package that installs it.
+inline std::filesystem::path fashion_mnist(const std::string& data, const std::string& name) {
+  const auto file = std::filesystem::path(data) / name;
+  if (!std::filesystem::exists(file))
+    throw engram::io_error("cannot find " + file.string() +
+                           ": install Debian's Fashion-MNIST (apt-get install "
+                           "dataset-fashion-mnist) or point --data at a folder holding it");
+  return file;
+}
 
 inline std::string short_number(double v) {
   char text[32];

@@ -38,13 +38,17 @@
 // states with Dormand-Prince, writes energy.csv (step, start, E3) and energy.png (log E3 against
 // the step), and fails (exit code 1) unless every recorded trace is non-increasing to within
 // --tolerance (first_energy_increase: a rise above tolerance * (1 + |E|) counts; default
-// 1e-12, while rounding near E3 = 1e-18 gives rises of about 1e-18). About 0.1 s.
+// 1e-12, while rounding near E3 = 1e-18 gives rises of about 1e-18). --max-steps bounds the
+// integration, --seed draws W, b and the starts. About 0.1 s; a larger run (--starts,
+// --layers) shows a progress line on stderr counting the integration steps (--quiet silences
+// it).
 #include <CLI/CLI.hpp>
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
 
 #include "cli_checks.hpp"
 #include "gnuplot.hpp"
+#include "progress.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -65,6 +69,16 @@ using Vd = Eigen::VectorXd;
 using relu = engram::relu_lagrangian<double>;
 namespace fs = std::filesystem;
 using example::write_file;
+
+// A CLI11 check for numbers that must be finite (CLI::Range lets NaN through).
+const CLI::Validator finite_number(
+    [](std::string& text) -> std::string {
+      double v = 0;
+      if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v))
+        return "value " + text + " must be a finite number";
+      return {};
+    },
+    "FINITE");
 
 std::string format(const Vd& v, int digits = 4) {
   std::string s = "(";
@@ -210,7 +224,7 @@ std::string quantile_levels(const std::vector<double>& sorted, int count) {
   return s;
 }
 
-int two_neuron_figure(const Md& w, const Vd& b, double box, int grid, const std::string& out) {
+int two_neuron_figure(const Md& w, const Vd& b, double box, int grid, const fs::path& out) {
   engram::krotov_hopfield_field<relu> kh(w, b);
   engram::original_remedy_field<relu> remedy(w, b);
   const relu l{};
@@ -301,7 +315,7 @@ int two_neuron_figure(const Md& w, const Vd& b, double box, int grid, const std:
   Vd e2, e3;
   kh(pts, f1, e2);
   remedy(pts, f9, e3);
-  const fs::path field_csv = fs::path(out) / "field.csv";
+  const fs::path field_csv = out / "field.csv";
   write_file(field_csv, [&](std::ofstream& csv) {
     csv << "# y1,y2,ydot1,ydot2,energy2,e3,remedy1,remedy2: eq. 1's field and energy (2), eq. 9's "
            "field (R = I - Lambda W^T) and E3 (eq. 10); a blank line after each y1\n";
@@ -332,7 +346,7 @@ int two_neuron_figure(const Md& w, const Vd& b, double box, int grid, const std:
   const double bound = 1e3 * (1 + box + b.cwiseAbs().maxCoeff());
   const trajectory_set run1 = trajectories(kh, starts, h, steps, bound);
   const trajectory_set run9 = trajectories(remedy, starts, h, steps, bound);
-  const fs::path traj_csv = fs::path(out) / "trajectories.csv";
+  const fs::path traj_csv = out / "trajectories.csv";
   constexpr double energy_tolerance = 1e-9;
   int rises = 0;
   std::vector<std::string> rise_notes;
@@ -390,7 +404,7 @@ int two_neuron_figure(const Md& w, const Vd& b, double box, int grid, const std:
         rises, energy_tolerance);
 
   // field.png: two panels in the style of the paper's Fig. 1.
-  const fs::path png = fs::path(out) / "field.png";
+  const fs::path png = out / "field.png";
   const std::string data = plot::quoted(field_csv.string()), traj = plot::quoted(traj_csv.string());
   std::vector<double> ev(e2.data(), e2.data() + e2.size()), lv;
   for (Eigen::Index c = 0; c < e3.size(); ++c) lv.push_back(std::log10(e3(c) + 1e-12));
@@ -464,8 +478,8 @@ int two_neuron_figure(const Md& w, const Vd& b, double box, int grid, const std:
   return rises == 0 ? 0 : 1;
 }
 
-int hierarchical(const std::vector<engram::index>& sizes, int count, int steps, std::uint64_t seed,
-                 double tolerance, const std::string& out) {
+int hierarchical(const std::vector<engram::index>& sizes, int count, int max_steps,
+                 std::uint64_t seed, double tolerance, const fs::path& out, bool quiet) {
   using leaky = engram::smooth_leaky_lagrangian<double>;
   const Md w = engram::scale_blocks(
       engram::hierarchical_coupling<double>(sizes, seed, engram::block_symmetry::independent),
@@ -493,12 +507,14 @@ int hierarchical(const std::vector<engram::index>& sizes, int count, int steps, 
 
   const engram::dormand_prince<double> dp{
       .initial_step = 0.01, .abs_tolerance = 1e-10, .rel_tolerance = 1e-10};
+  example::progress_line line("integration", quiet);
   const auto run = engram::integrate(
-      field, u0, dp, engram::stop::gradient_norm(1e-9) || engram::stop::after(steps),
-      engram::no_observer{}, {.record_trace = true});
+      field, u0, dp, engram::stop::gradient_norm(1e-9) || engram::stop::after(max_steps),
+      line.retrieval(max_steps), {.record_trace = true});
+  line.clear();
   const Md& trace = run.energy_trace;
 
-  const fs::path csv_path = fs::path(out) / "energy.csv";
+  const fs::path csv_path = out / "energy.csv";
   write_file(csv_path, [&](std::ofstream& csv) {
     csv.precision(17);
     csv << "step,start,e3\n";
@@ -547,7 +563,7 @@ int hierarchical(const std::vector<engram::index>& sizes, int count, int steps, 
         "max g' ||W||_2 = %.3f < 1: u -> g(Wu + b) is a contraction, so this memory has "
         "exactly one steady state (seed 003 App. C)\n",
         lipschitz);
-  const fs::path png = fs::path(out) / "energy.png";
+  const fs::path png = out / "energy.png";
   const std::string script =
       "set terminal pngcairo noenhanced size 900,600 font 'sans,10'\nset output " +
       plot::quoted(png.string()) +
@@ -575,22 +591,27 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Dead neurons and remedy energies in Lagrangian neural dynamics (seed 003, Fig. 1, "
       "Example 7)"};
+  example::one_line_errors(app, "dead_neurons");
   bool hier = false;
   std::vector<double> weights{0, -2, 0}, bias{1, 1};
   double box = 3;
   int grid = 81;
   std::vector<engram::index> layers{8, 16, 8};
-  int starts = 8, steps = 5000;
+  int starts = 8, max_steps = 5000;
   double tolerance = 1e-12;
   std::uint64_t seed = 1;
+  bool quiet = false;
   std::string out = "dead_neurons_out";
   auto* w_opt = app.add_option("--weights", weights, "two-neuron W as w11 w12 w22 (symmetric)")
                     ->expected(3)
+                    ->check(finite_number)
                     ->check(CLI::Range(-10.0, 10.0));
   auto* b_opt = app.add_option("--bias", bias, "two-neuron b as b1 b2")
                     ->expected(2)
+                    ->check(finite_number)
                     ->check(CLI::Range(-10.0, 10.0));
   auto* box_opt = app.add_option("--box", box, "the picture covers [-box, box]^2")
+                      ->check(example::positive_finite)
                       ->check(CLI::Range(0.01, 1000.0));
   auto* grid_opt = app.add_option("--grid", grid, "grid points per side of field.csv")
                        ->check(CLI::Range(5, 401));
@@ -601,30 +622,34 @@ int main(int argc, char** argv) {
                     ->check(CLI::Range(engram::index(1), engram::index(2048)));
   auto* s_opt = app.add_option("--starts", starts, "random starts of --hierarchical")
                     ->check(CLI::Range(1, 10000));
-  auto* t_opt = app.add_option("--steps", steps, "step limit of --hierarchical")
+  auto* t_opt = app.add_option("--max-steps", max_steps,
+                               "--hierarchical: at most this many Dormand-Prince steps")
                     ->check(CLI::Range(1, 10000000));
   auto* tol_opt =
       app.add_option("--tolerance", tolerance,
                      "--hierarchical: allowed rise of E3 between steps, relative to 1 + |E3|")
+          ->check(example::non_negative_finite)
           ->check(CLI::Range(0.0, 1.0));
-  auto* seed_opt = app.add_option("--seed", seed, "seed of --hierarchical's W, b and starts");
+  auto* seed_opt = app.add_option("--seed", seed, "seed of --hierarchical's W, b and starts")
+                       ->check(example::whole_number);
   app.add_option("--out", out, "folder for the CSV files and pictures");
+  app.add_flag("--quiet", quiet, "no progress line on stderr");
   for (auto* o : {w_opt, b_opt, box_opt, grid_opt}) h_opt->excludes(o);
   for (auto* o : {l_opt, s_opt, t_opt, tol_opt, seed_opt}) o->needs(h_opt);
   CLI11_PARSE(app, argc, argv);
 
   try {
-    fs::create_directories(out);
+    const auto folder = example::prepare_out(out);
     const auto t0 = std::chrono::steady_clock::now();
     int rc;
     if (hier) {
-      rc = hierarchical(layers, starts, steps, seed, tolerance, out);
+      rc = hierarchical(layers, starts, max_steps, seed, tolerance, folder, quiet);
     } else {
       Md w(2, 2);
       w << weights[0], weights[1], weights[1], weights[2];
       Vd b(2);
       b << bias[0], bias[1];
-      rc = two_neuron_figure(w, b, box, grid, out);
+      rc = two_neuron_figure(w, b, box, grid, folder);
     }
     std::printf("%.2f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

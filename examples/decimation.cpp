@@ -39,17 +39,18 @@
 // given explicitly override the preset.
 //
 // Writes overlaps.csv/png (overlap per step; the RS line), mmse.csv, rie.csv/png (observed and
-// cleaned eigenvalues) and capacity.csv/png in --out.
+// cleaned eigenvalues) and capacity.csv/png in --out. A progress line on stderr counts the
+// patterns found by decimation (--quiet silences it).
 //
 // Measured on a shared 2-core machine, default seed 0:
 //   * default (N = 400, P = 12): all 12 patterns found (overlaps 0.99 to 1), mMSE decimation
-//     5e-5 < RIE 0.0033 < naive 0.041; RS m = 0.9964; about 3 s in all.
+//     5e-5 < RIE 0.0033 < naive 0.041; RS m = 0.9964; 1 to 2 s in all.
 //   * --full (N = 1300, P = 39): all 39 recovered (overlaps 0.989 to 1), mMSE decimation 1.0e-4
 //     < RIE 0.0025 < naive 0.040; 224 annealing attempts in all (one attempt ends on a pattern
-//     about one time in ten at the first steps, nearly always at the last ones), 108 s of
-//     decimation. The last step's pattern, the shallowest of the 39, lies 3.2 standard
-//     deviations above the level and is kept as the best of its 100 attempts without passing
-//     the test (decimation tends to take the deepest patterns first).
+//     about one time in ten at the first steps, nearly always at the last ones), 40 s to
+//     110 s of decimation (by the machine's load). The last step's pattern, the shallowest of the
+//     39, lies 3.2 standard deviations above the level and is kept as the best of its 100 attempts
+//     without passing the test (decimation tends to take the deepest patterns first).
 //   * --sparse (N = 1500, P = 75, rho = 0.2): no pattern found (normalised overlaps 0.01 to
 //     0.20); every step's first attempt lies ~60 below the true-pattern level (-16.5, the true
 //     patterns' energies -21 to -11) and is accepted, with about half its spins nonzero against
@@ -60,6 +61,7 @@
 
 #include "cli_checks.hpp"
 #include "gnuplot.hpp"
+#include "progress.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -216,12 +218,11 @@ struct decimation_outcome {
   double mmse_dec = 0, mmse_rie = 0, mmse_naive = 0;
 };
 
-decimation_outcome run_decimation(const config& cfg, const fs::path& out) {
+decimation_outcome run_decimation(const config& cfg, const fs::path& out, bool quiet) {
   const auto t0 = clock_type::now();
   const auto problem =
       engram::spiked_matrix<double>(cfg.n, cfg.alpha, cfg.delta, cfg.params.rho, cfg.params.seed);
   const Md& xi = problem.patterns;
-  fs::create_directories(out);  // after the problem's checks: a refused flag leaves no folder
   const index n = cfg.n, p = xi.cols();
   const bool sparse = cfg.params.rho < 1;
   std::printf("problem: P = round(alpha N) = %ld patterns, Y is %ld x %ld (%.2f s)\n", long(p),
@@ -244,14 +245,19 @@ decimation_outcome run_decimation(const config& cfg, const fs::path& out) {
       "decimation: one pattern per step (energy E(eta | Y_R), the true-pattern level, "
       "attempts made, accepted by the level test)\n");
   const auto t1 = clock_type::now();
+  example::progress_line progress("decimation", quiet);
+  progress.count(0, p, "patterns");  // drawn at once: the first step can take seconds
   const auto found = engram::decimate<double>(
       problem.y, p, cfg.delta, cfg.params, [&](const engram::decimation_step& s) {
+        progress.clear();
         std::printf("  step %3ld: energy %10.4f, level %10.4f, %2ld attempt%s, %s (%.1f s)\n",
                     long(s.step), s.energy, s.level, long(s.attempts), s.attempts == 1 ? " " : "s",
                     s.accepted ? "accepted" : "NOT accepted (best attempt kept)",
                     seconds_since(t1));
         std::fflush(stdout);
+        progress.count(s.step, p, "patterns");
       });
+  progress.clear();
   const double decimation_time = seconds_since(t1);
 
   // 2. Matching.
@@ -427,10 +433,12 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Matrix factorisation by decimation with Hopfield-like energies against the "
       "rotation-invariant estimator (seed 004, Camilli & Mezard)"};
+  example::one_line_errors(app, "decimation");
   config cfg;
   std::string out = "decimation_out";
-  bool full = false, sparse = false;
+  bool full = false, sparse = false, quiet = false;
   app.add_option("--out", out, "folder for the CSV files and pictures")->capture_default_str();
+  app.add_flag("--quiet", quiet, "no progress line on stderr");
   auto* full_flag =
       app.add_flag("--full", full, "the seed's run: N = 1300, alpha = 0.03, Delta = 0.08");
   auto* sparse_flag = app.add_flag(
@@ -500,10 +508,11 @@ int main(int argc, char** argv) {
       preset(rho_opt, cfg.params.rho, 0.2);
     }
     cfg.params.validate();
+    const auto folder = example::prepare_out(out);
     print_parameters(cfg);
     const auto t0 = clock_type::now();
-    const decimation_outcome o = run_decimation(cfg, out);
-    const std::string capacity = run_capacity(cfg, out);
+    const decimation_outcome o = run_decimation(cfg, folder, quiet);
+    const std::string capacity = run_capacity(cfg, folder);
     std::printf(
         "decimation: recovered %ld of %ld patterns (%s > %g); mMSE decimation %.3g %s RIE "
         "%.3g %s naive %.3g\n",

@@ -9,9 +9,10 @@
 //       K are the first ones of the largest K. Default: D = 16, Y = 4096, K 10 50 100 200 500,
 //       beta 1 10 30 50 (about 2 s; the growth with K shows at beta >= 30, where one stored
 //       pattern dominates the sum, while at beta <= 10 many patterns add to it and the relative
-//       error of the estimate does not grow). --full: the paper's Y = 2e5 and Fig. 3's grids
-//       read approximately, D 16 64 256, beta 1 10 30 50, K 50 100 200 500 1000 (5 to 20
-//       minutes on 2 cores). Writes capacity.csv and capacity.png.
+//       error of the estimate does not grow). --stored lists the K. --full: the paper's Y = 2e5
+//       and Fig. 3's grids read approximately, D 16 64 256, beta 1 10 30 50,
+//       K 50 100 200 500 1000 (5 to 20 minutes on 2 cores). Writes capacity.csv and
+//       capacity.png.
 //
 //   drdam_figures features   App. C, Fig. 6: the ablation over the random feature maps Cos,
 //       SinCos, Exp (positive random features) and ExpExp (hyperbolic), each with iid and with
@@ -27,7 +28,9 @@
 //       Writes features.csv and features.png.
 //
 // Flags given with --full keep their own values. Everything is in double precision; each run
-// prints its table as it goes and draws its chart with gnuplot beside the CSV.
+// prints its table as it goes and draws its chart with gnuplot beside the CSV. A progress line
+// on stderr counts the settings done (capacity: D, K and beta; features: beta, map and Y) and
+// follows each long encoding (--quiet silences it).
 #include <CLI/CLI.hpp>
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
@@ -36,6 +39,7 @@
 
 #include "cli_checks.hpp"
 #include "gnuplot.hpp"
+#include "progress.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -83,20 +87,19 @@ void draw(const std::string& script, const std::filesystem::path& csv,
 // capacity (App. B, Fig. 5)
 
 struct capacity_options {
-  std::vector<long> counts = {10, 50, 100, 200, 500};
+  std::vector<long> stored = {10, 50, 100, 200, 500};
   long features = 4096;
   std::vector<double> betas = {1, 10, 30, 50};
   std::vector<long> dims = {16};
   std::uint64_t seed = 1;
-  bool full = false;
+  bool full = false, quiet = false;
   std::string out = "drdam_figures_out";
 };
 
-void run_capacity(const capacity_options& o) {
+void run_capacity(const capacity_options& o, const std::filesystem::path& folder) {
   for (long d : o.dims) check_omega_size(o.features, d);
-  const long largest = *std::max_element(o.counts.begin(), o.counts.end());
-  std::filesystem::create_directories(o.out);
-  const auto csv_path = std::filesystem::path(o.out) / "capacity.csv";
+  const long largest = *std::max_element(o.stored.begin(), o.stored.end());
+  const auto csv_path = folder / "capacity.csv";
   struct row {
     long d;
     int q;
@@ -108,14 +111,20 @@ void run_capacity(const capacity_options& o) {
   const char* kinds[] = {"stored", "near", "far"};
   std::printf("App. B (Fig. 5): DrDAM (SinCos, Y = %ld) against MrDAM as K grows\n", o.features);
   std::printf("%6s %6s %5s %7s | %11s %11s\n", "K", "beta", "D", "query", "MAE energy", "MAE grad");
+  std::fflush(stdout);
+  // The settings (D, K, beta) done, shown between the encodings; an encoding shows its own line
+  // while it runs (the settings line is cleared first: the two share a row).
+  example::progress_line line("capacity", o.quiet);
+  const long settings = long(o.dims.size() * o.stored.size() * o.betas.size());
+  long settings_done = 0;
   for (long d : o.dims) {
     // The first K of 2 * largest patterns are stored; the far queries are K of the second half.
     const Eigen::MatrixXd all = example::binary_patterns(
         d, 2 * largest, o.seed,
-        " (2K for the largest of --counts); lower --counts or raise --dims");
+        " (2K for the largest of --stored); lower --stored or raise --dims");
     const engram::philox_source flips(o.seed + 1);
     const double unit = 1 / std::sqrt(double(d));
-    for (long k : o.counts) {
+    for (long k : o.stored) {
       const Eigen::MatrixXd xi = all.leftCols(k);
       Eigen::MatrixXd queries[3] = {xi, xi, all.middleCols(largest, k)};
       for (Eigen::Index j = 0; j < k; ++j)
@@ -126,19 +135,31 @@ void run_capacity(const capacity_options& o) {
       for (const double beta : o.betas) {
         engram::lse_energy<double> mrdam(dense, beta);
         using sincos = engram::sincos_features;
+        line.clear();
+        example::progress_line encoding("D " + std::to_string(d) + ", K " + std::to_string(k) +
+                                            ", beta " + example::short_number(beta) + " (setting " +
+                                            std::to_string(settings_done + 1) + " of " +
+                                            std::to_string(settings) + "), encoding",
+                                        o.quiet);
         engram::distributed_memory<sincos, double> tensor(
-            engram::random_features<sincos, double>(d, o.features, beta, o.seed + 2), xi);
+            engram::random_features<sincos, double>(d, o.features, beta, o.seed + 2), xi,
+            engram::readout::none, encoding.work("patterns"));
+        encoding.clear();
+        line.count(settings_done, settings, "settings");
         engram::drdam_energy<sincos, double> drdam(tensor);
         for (int q = 0; q < 3; ++q) {
           const auto err = engram::mean_absolute_errors(mrdam, drdam, queries[q]);
           rows.push_back({d, q, beta, k, err.energy, err.gradient});
+          line.clear();
           std::printf("%6ld %6g %5ld %7s | %11.4e %11.4e\n", k, beta, d, kinds[q], err.energy,
                       err.gradient);
           std::fflush(stdout);
         }
+        line.count(++settings_done, settings, "settings");
       }
     }
   }
+  line.clear();
   std::sort(rows.begin(), rows.end(), [](const row& a, const row& b) {
     return std::tie(a.d, a.q, a.beta, a.k) < std::tie(b.d, b.q, b.beta, b.k);
   });
@@ -149,7 +170,7 @@ void run_capacity(const capacity_options& o) {
   });
 
   // Two rows of panels per D (energy, gradient), a column per query kind, a line per beta.
-  const auto png = std::filesystem::path(o.out) / "capacity.png";
+  const auto png = folder / "capacity.png";
   const std::string name = plot::quoted(csv_path.string());
   std::string script = "set terminal pngcairo noenhanced size 1350," +
                        std::to_string(330 * 2 * o.dims.size()) + " font 'sans,9'\nset output " +
@@ -188,7 +209,7 @@ struct features_options {
   std::vector<double> betas = {1, 10, 30};
   int stored = 500, fresh = 400, pca_images = 5000;
   std::uint64_t seed = 1;
-  bool full = false;
+  bool full = false, quiet = false;
   std::string data = "/usr/share/datasets/fashion-mnist";
   std::string out = "drdam_figures_out";
 };
@@ -253,12 +274,20 @@ struct feature_row {
   double energy, gradient;
 };
 
+// The settings (beta, map, Y) done out of the run's total.
+struct settings_count {
+  example::progress_line& line;
+  long done, total;
+  void next() { line.count(++done, total, "settings"); }
+};
+
 // MAE of one map (iid or orthogonal) at every Y for one beta; rows of nan and a printed reason
 // when the map refuses the data.
 template <class Map>
 void ablate(int map, bool orthogonal, double beta, const features_options& o,
             const Eigen::MatrixXd& xi, const Eigen::MatrixXd (&queries)[2],
-            const engram::lse_energy<double>& mrdam, std::vector<feature_row>& rows) {
+            const engram::lse_energy<double>& mrdam, std::vector<feature_row>& rows,
+            settings_count& progress) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (long y : o.ys) {
     try {
@@ -271,26 +300,25 @@ void ablate(int map, bool orthogonal, double beta, const features_options& o,
       for (int q = 0; q < 2; ++q) err[q] = engram::mean_absolute_errors(mrdam, drdam, queries[q]);
       for (int q = 0; q < 2; ++q)
         rows.push_back({map, orthogonal, beta, q, y, err[q].energy, err[q].gradient});
+      progress.line.clear();
       std::printf("%8s %5s %6g %7ld | %11.4e %11.4e | %11.4e %11.4e\n", Map::name,
                   orthogonal ? "orth" : "iid", beta, y, err[0].energy, err[0].gradient,
                   err[1].energy, err[1].gradient);
     } catch (const engram::invalid_argument& e) {
       for (int q = 0; q < 2; ++q) rows.push_back({map, orthogonal, beta, q, y, nan, nan});
+      progress.line.clear();
       std::printf("%8s %5s %6g %7ld | skipped: %s\n", Map::name, orthogonal ? "orth" : "iid", beta,
                   y, e.what());
     }
     std::fflush(stdout);
+    progress.next();
   }
 }
 
-void run_features(const features_options& o) {
+void run_features(const features_options& o, const std::filesystem::path& folder) {
   constexpr Eigen::Index dim = 16;
   for (long y : o.ys) check_omega_size(y, dim);
-  const auto file = std::filesystem::path(o.data) / "train-images-idx3-ubyte.gz";
-  if (!std::filesystem::exists(file))
-    throw engram::io_error("no Fashion-MNIST training images at " + file.string() +
-                           "; install Debian's dataset-fashion-mnist or pass --data DIR, the "
-                           "folder holding train-images-idx3-ubyte.gz");
+  const auto file = example::fashion_mnist(o.data, "train-images-idx3-ubyte.gz");
   if (o.stored + o.fresh > o.pca_images)
     throw engram::invalid_argument(
         "--stored + --new is " + std::to_string(o.stored + o.fresh) +
@@ -308,25 +336,29 @@ void run_features(const features_options& o) {
   const char* kinds[] = {"stored", "new"};
   const char* maps[] = {"cos", "sincos", "exp", "exp_exp"};
 
-  std::filesystem::create_directories(o.out);
-  const auto csv_path = std::filesystem::path(o.out) / "features.csv";
+  const auto csv_path = folder / "features.csv";
   std::printf(
       "App. C (Fig. 6): feature maps on the first %ld principal components of %ld Fashion-MNIST "
       "images; %d stored, %d new points\n",
       long(dim), long(images.cols()), o.stored, o.fresh);
   std::printf("%8s %5s %6s %7s | %11s %11s | %11s %11s\n", "map", "omega", "beta", "Y", "E stored",
               "grad stored", "E new", "grad new");
+  std::fflush(stdout);
   std::vector<feature_row> rows;
   engram::dense_memory<double> dense(xi);
+  // The settings (beta, map with iid or orthogonal projections, Y) done.
+  example::progress_line line("features", o.quiet);
+  settings_count progress{line, 0, long(o.betas.size() * 2 * 4 * o.ys.size())};
   for (const double beta : o.betas) {
     engram::lse_energy<double> mrdam(dense, beta);
     for (const bool orthogonal : {false, true}) {
-      ablate<engram::cos_features>(0, orthogonal, beta, o, xi, queries, mrdam, rows);
-      ablate<engram::sincos_features>(1, orthogonal, beta, o, xi, queries, mrdam, rows);
-      ablate<engram::exp_features>(2, orthogonal, beta, o, xi, queries, mrdam, rows);
-      ablate<engram::exp_exp_features>(3, orthogonal, beta, o, xi, queries, mrdam, rows);
+      ablate<engram::cos_features>(0, orthogonal, beta, o, xi, queries, mrdam, rows, progress);
+      ablate<engram::sincos_features>(1, orthogonal, beta, o, xi, queries, mrdam, rows, progress);
+      ablate<engram::exp_features>(2, orthogonal, beta, o, xi, queries, mrdam, rows, progress);
+      ablate<engram::exp_exp_features>(3, orthogonal, beta, o, xi, queries, mrdam, rows, progress);
     }
   }
+  line.clear();
   std::sort(rows.begin(), rows.end(), [](const feature_row& a, const feature_row& b) {
     return std::tie(a.map, a.orthogonal, a.beta, a.q, a.y) <
            std::tie(b.map, b.orthogonal, b.beta, b.q, b.y);
@@ -339,7 +371,7 @@ void run_features(const features_options& o) {
 
   // Rows: energy and gradient at the stored points, then at the new ones; a column per beta;
   // a colour per map, solid for iid projections and dashed for orthogonal ones.
-  const auto png = std::filesystem::path(o.out) / "features.png";
+  const auto png = folder / "features.png";
   const std::string name = plot::quoted(csv_path.string());
   const int columns = int(o.betas.size());
   std::string script = "set terminal pngcairo noenhanced size " +
@@ -379,12 +411,13 @@ int main(int argc, char** argv) {
   CLI::App app{
       "The appendix figures of seed 001 (DrDAM): capacity (App. B, Fig. 5) and "
       "feature maps (App. C, Fig. 6)"};
+  example::one_line_errors(app, "drdam_figures");
   app.require_subcommand(1);
 
   capacity_options cap;
   CLI::App* capacity =
       app.add_subcommand("capacity", "MAE of DrDAM's energies and gradients against K (Fig. 5)");
-  capacity->add_option("-k,--counts", cap.counts, "numbers of stored patterns K")
+  capacity->add_option("-k,--stored", cap.stored, "numbers of stored patterns K")
       ->check(CLI::Range(1L, 100000L));
   capacity->add_option("-y,--features", cap.features, "random features Y")
       ->check(CLI::Range(1L, 10000000L));
@@ -397,6 +430,7 @@ int main(int argc, char** argv) {
   capacity->add_flag("--full", cap.full,
                      "the paper's sizes: Y = 2e5, D 16 64 256, beta 1 10 30 50, "
                      "K 50 100 200 500 1000 (flags given as well keep their values)");
+  capacity->add_flag("--quiet", cap.quiet, "no progress line on stderr");
   capacity->add_option("--out", cap.out, "folder for capacity.csv and capacity.png");
 
   features_options fea;
@@ -421,25 +455,27 @@ int main(int argc, char** argv) {
   features->add_flag("--full", fea.full,
                      "the paper's grids: beta 1 5 10 20 30 40 50, Y 256 ... 2e5 (flags given as "
                      "well keep their values)");
+  features->add_flag("--quiet", fea.quiet, "no progress line on stderr");
   features->add_option("--out", fea.out, "folder for features.csv and features.png");
 
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const auto folder = example::prepare_out(*capacity ? cap.out : fea.out);
     if (*capacity) {
       if (cap.full) {
-        if (capacity->count("--counts") == 0) cap.counts = {50, 100, 200, 500, 1000};
+        if (capacity->count("--stored") == 0) cap.stored = {50, 100, 200, 500, 1000};
         if (capacity->count("--features") == 0) cap.features = 200000;
         if (capacity->count("--betas") == 0) cap.betas = {1, 10, 30, 50};
         if (capacity->count("--dims") == 0) cap.dims = {16, 64, 256};
       }
-      run_capacity(cap);
+      run_capacity(cap, folder);
     } else {
       if (fea.full) {
         if (features->count("--features") == 0) fea.ys = {256, 1024, 4096, 16384, 65536, 200000};
         if (features->count("--betas") == 0) fea.betas = {1, 5, 10, 20, 30, 40, 50};
       }
-      run_features(fea);
+      run_features(fea, folder);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "drdam_figures: %s\n", e.what());

@@ -14,7 +14,7 @@
 //     |exp(-beta/2 ||x - x'||^2) - <phi(x), phi(x')>| * sqrt(Y/D), over the first
 //     --c1-sample stored patterns and queries of each kind;
 //   * the binarised Hamming distance (eq. 15, Fig. 4A) between the two models' states after
-//     gradient descent from the same queries: at most --steps steps of size --step, each column
+//     gradient descent from the same queries: at most --max-steps steps of size --step, each column
 //     stopping sooner once its energy changes by less than --tolerance (the paper runs the
 //     dynamics to convergence, |E(x_L) - E(x_{L-1})| < eps).
 // The default run is at laptop scale (about 35 s on 2 idle cores); --full selects the paper's
@@ -23,7 +23,9 @@
 // Y in {1e3, 5e3, 2e4, 5e4, 1e5, 2e5}. These grids are read from Fig. 3 approximately (its text
 // says that beta >= 40 with D >= 100 gives random gradients, and App. B uses Y = 2e5); a flag
 // given with --full keeps its own value. --full takes of the order of ten hours on 2 cores (the
-// descents of 1500 queries at Y up to 2e5 dominate; --steps 1 leaves about a quarter of an hour).
+// descents of 1500 queries at Y up to 2e5 dominate; --max-steps 1 leaves about a quarter of an
+// hour). A progress line on stderr counts the settings (D, beta, Y) done and follows each
+// encoding and descent while it runs (--quiet silences it).
 // Writes into --out: mae.csv and mae.png (energy and gradient errors, one panel per query kind
 // and D, one line per beta; red dashed lines: random guess; dark curves: Corollary 1's bound,
 // drawn where it is below the random-guess level, as in the paper), retrieval.csv and
@@ -34,6 +36,7 @@
 
 #include "cli_checks.hpp"
 #include "gnuplot.hpp"
+#include "progress.hpp"
 
 #include <algorithm>
 #include <array>
@@ -122,13 +125,14 @@ std::string series(const char* kind, double beta, long d) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Compare DrDAM with the MrDAM it approximates (seed 001, sec. 4.1, Figs. 3, 4A)"};
-  int stored = 50, steps = 100, c1_sample = 128;
+  example::one_line_errors(app, "drdam_vs_mrdam");
+  int stored = 50, max_steps = 100, c1_sample = 128;
   double step = 0.1, tolerance = 1e-8;
   std::vector<long> ys = {256, 1024, 4096, 16384};
   std::vector<double> betas = {1, 10, 30};
   std::vector<long> dims = {16, 64};
   std::uint64_t seed = 1;
-  bool full = false;
+  bool full = false, quiet = false;
   std::string out = "drdam_vs_mrdam_out";
   app.add_option("-k,--stored", stored, "stored patterns K (2K distinct patterns are drawn)")
       ->check(CLI::Range(1, 100000));
@@ -136,11 +140,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 10000000L));
   app.add_option("-b,--betas", betas, "inverse temperatures")->check(example::positive_finite);
   app.add_option("-d,--dims", dims, "pattern dimensions D")->check(CLI::Range(2L, 100000L));
-  app.add_option("--steps", steps, "most descent steps L for the retrieval error")
+  app.add_option("--max-steps", max_steps, "most descent steps L for the retrieval error")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--step", step, "descent step size")->check(example::positive_finite);
   app.add_option("--tolerance", tolerance,
-                 "a descent stops sooner once |energy change| < this (0: always --steps steps)")
+                 "a descent stops sooner once |energy change| < this (0: always --max-steps steps)")
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             double v = -1;
@@ -157,6 +161,7 @@ int main(int argc, char** argv) {
   app.add_flag("--full", full,
                "the paper's sizes: K = 500, D 16 64 256, beta 1 10 30 50, "
                "Y 1e3 5e3 2e4 5e4 1e5 2e5 (flags given as well keep their values)");
+  app.add_flag("--quiet", quiet, "no progress line on stderr");
   app.add_option("--out", out, "folder for mae.csv, mae.png, retrieval.csv and retrieval.png");
   CLI11_PARSE(app, argc, argv);
   if (full) {
@@ -168,6 +173,7 @@ int main(int argc, char** argv) {
   constexpr double c2 = 0.5;  // Corollary 1's step constant
 
   try {
+    const auto folder = example::prepare_out(out);
     for (long d : dims)
       for (long y : ys)
         if (double(y) * double(d) * sizeof(double) > 8e9)
@@ -175,9 +181,8 @@ int main(int argc, char** argv) {
               "Y = " + std::to_string(y) + " features in D = " + std::to_string(d) +
               " dimensions need " + example::short_number(double(y) * double(d) * 8e-9) +
               " GB for omega alone; lower --features or --dims");
-    std::filesystem::create_directories(out);
-    const auto csv_path = std::filesystem::path(out) / "mae.csv";
-    const auto retrieval_path = std::filesystem::path(out) / "retrieval.csv";
+    const auto csv_path = folder / "mae.csv";
+    const auto retrieval_path = folder / "retrieval.csv";
     struct row {
       long d;
       int q;
@@ -187,15 +192,32 @@ int main(int argc, char** argv) {
     };
     std::vector<row> rows;
     const char* kinds[] = {"stored", "near", "far"};
-    // The states after --steps descent steps, or sooner once |E change| < --tolerance.
-    const auto descend = [&](const auto& energy, const Eigen::MatrixXd& from) {
+    // The settings (D, beta, Y) done, shown between the long calls; each encoding and descent
+    // shows its own line while it runs, labelled with its setting (the two share a row: the
+    // settings line is cleared while the other is up).
+    example::progress_line line("drdam_vs_mrdam", quiet);
+    const long settings = long(dims.size() * betas.size() * ys.size());
+    long settings_done = 0;
+    const auto show_settings = [&] { line.count(settings_done, settings, "settings"); };
+    // The states after --max-steps descent steps, or sooner once |E change| < --tolerance.
+    const auto descend = [&](const auto& energy, const Eigen::MatrixXd& from,
+                             const std::string& label) {
+      line.clear();
+      example::progress_line descent_line(label, quiet);
       const engram::gradient_descent<double> descent{.step = step};
-      if (tolerance > 0)
-        return engram::retrieve(
-                   energy, from, descent,
-                   engram::stop::energy_change(tolerance) || engram::stop::after(steps))
-            .states;
-      return engram::retrieve(energy, from, descent, engram::stop::after(steps)).states;
+      const engram::retrieve_options options{.progress = descent_line.retrieval(max_steps)};
+      Eigen::MatrixXd states =
+          tolerance > 0
+              ? engram::retrieve(
+                    energy, from, descent,
+                    engram::stop::energy_change(tolerance) || engram::stop::after(max_steps),
+                    options)
+                    .states
+              : engram::retrieve(energy, from, descent, engram::stop::after(max_steps), options)
+                    .states;
+      descent_line.clear();
+      show_settings();
+      return states;
     };
     std::printf("%7s %6s %5s %7s | %11s %11s %9s | %11s %11s | %9s %11s\n", "Y", "beta", "D",
                 "query", "MAE energy", "MAE grad", "Hamming", "guess E", "guess grad", "C1",
@@ -215,25 +237,37 @@ int main(int argc, char** argv) {
       const Eigen::Index sample = std::min<Eigen::Index>(c1_sample, stored);
       engram::dense_memory<double> dense(xi);
       for (const double beta : betas) {
+        const std::string at = "D " + std::to_string(d) + ", beta " + example::short_number(beta);
         engram::lse_energy<double> mrdam(dense, beta);
         Eigen::MatrixXd reference[3];
         guess_level guess[3];
         for (int q = 0; q < 3; ++q) {
-          reference[q] = descend(mrdam, queries[q]);
+          reference[q] =
+              descend(mrdam, queries[q], at + ", MrDAM descent from the " + kinds[q] + " queries");
           guess[q] = random_guess(mrdam, queries[q], pair);
         }
         for (long y : ys) {
+          const std::string setting = at + ", Y " + std::to_string(y) + " (setting " +
+                                      std::to_string(settings_done + 1) + " of " +
+                                      std::to_string(settings) + ")";
           using sincos = engram::sincos_features;
           const engram::random_features<sincos, double> phi(d, y, beta, seed + 2);
-          engram::distributed_memory<sincos, double> tensor(phi, xi);
+          line.clear();
+          example::progress_line encoding(setting + ", encoding", quiet);
+          engram::distributed_memory<sincos, double> tensor(phi, xi, engram::readout::none,
+                                                            encoding.work("patterns"));
+          encoding.clear();
+          show_settings();
           engram::drdam_energy<sincos, double> drdam(tensor);
           const auto c1s = measured_c1(phi, xi.leftCols(sample),
                                        {queries[0].leftCols(sample), queries[1].leftCols(sample),
                                         queries[2].leftCols(sample)});
           for (int q = 0; q < 3; ++q) {
             const auto err = engram::mean_absolute_errors(mrdam, drdam, queries[q]);
-            const double hamming =
-                engram::binarised_hamming(reference[q], descend(drdam, queries[q]));
+            const double hamming = engram::binarised_hamming(
+                reference[q],
+                descend(drdam, queries[q],
+                        setting + ", DrDAM descent from the " + kinds[q] + " queries"));
             const double c1 = c1s[std::size_t(q)];
             double bound = std::numeric_limits<double>::quiet_NaN();
             if (c1 > 0) {
@@ -246,14 +280,17 @@ int main(int argc, char** argv) {
             }
             rows.push_back({d, q, beta, y, err.energy, err.gradient, hamming, guess[q].energy,
                             guess[q].gradient, c1, bound});
+            line.clear();
             std::printf("%7ld %6g %5ld %7s | %11.4e %11.4e %9.4f | %11.4e %11.4e | %9.4g %11.4e\n",
                         y, beta, d, kinds[q], err.energy, err.gradient, hamming, guess[q].energy,
                         guess[q].gradient, c1, bound);
             std::fflush(stdout);
           }
+          line.count(++settings_done, settings, "settings");
         }
       }
     }
+    line.clear();
     // One series after another (D, query, beta, then Y), so that each line of the chart reads
     // consecutive rows.
     std::sort(rows.begin(), rows.end(), [](const row& a, const row& b) {
@@ -286,7 +323,7 @@ int main(int argc, char** argv) {
     // One colour per beta; red dashed: the random-guess level; dark: Corollary 1's bound, only
     // where it is below the random-guess level. The key is in the first panel only.
     const int columns = 2 * int(dims.size());
-    const auto png = std::filesystem::path(out) / "mae.png";
+    const auto png = folder / "mae.png";
     std::string script =
         "set terminal pngcairo noenhanced size " + std::to_string(400 * columns) +
         ",1000 font 'sans,9'\nset output " + plot::quoted(png.string()) +
@@ -337,7 +374,7 @@ int main(int argc, char** argv) {
     // Fig. 4A: the retrieval error (eq. 15) against Y, a panel per query kind and D.
     double worst_hamming = 0;
     for (const row& r : rows) worst_hamming = std::max(worst_hamming, r.hamming);
-    const auto retrieval_png = std::filesystem::path(out) / "retrieval.png";
+    const auto retrieval_png = folder / "retrieval.png";
     script = "set terminal pngcairo noenhanced size " + std::to_string(420 * dims.size()) +
              ",1000 font 'sans,9'\nset output " + plot::quoted(retrieval_png.string()) +
              "\nset datafile separator ','\nset key top right font ',8'\n"

@@ -7,12 +7,17 @@
 //   LSE: the distinct fixed points of gradient descent from the patterns and from random
 //        starts, classified the same way.
 // Writes minima.csv and minima.png into --out and prints the table; in d = 2 also
-// landscape.csv and landscape.png, the LSE energy and its flow over the square.
+// landscape.csv and landscape.png, the LSE energy and its flow over the square. The default run
+// (M = 16, d = 4, 12 betas) takes under a second; larger --stored or --dim can take long at
+// the betas where many patterns interact: a progress line on stderr counts the betas done and
+// follows each enumeration and descent (--quiet silences it).
 #include <CLI/CLI.hpp>
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
 
+#include "cli_checks.hpp"
 #include "gnuplot.hpp"
+#include "progress.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -28,7 +33,7 @@ namespace {
 /// landscape.csv (gnuplot's grid format: a blank line after each row) and drawn as a heat map
 /// with contours, the flow as arrows (direction only) and the stored patterns as dots.
 void draw_landscape(const engram::dense_memory<double>& memory, double beta,
-                    const std::string& out) {
+                    const std::filesystem::path& out) {
   constexpr int n = 81;
   const engram::lse_energy<double> lse(memory, beta);
   const engram::lsr_energy<double> lsr(memory, beta);
@@ -37,7 +42,7 @@ void draw_landscape(const engram::dense_memory<double>& memory, double beta,
     for (int j = 0; j < n; ++j) grid.col(i * n + j) << double(i) / (n - 1), double(j) / (n - 1);
   const auto [e, g] = lse.value_and_gradient(grid);
   const Eigen::VectorXd lsr_e = lsr.value(grid);
-  const auto csv_path = std::filesystem::path(out) / "landscape.csv";
+  const auto csv_path = out / "landscape.csv";
   std::ofstream csv(csv_path.string() + ".part");
   csv << "# x,y,lse_energy,lsr_energy,flow_x,flow_y (beta " << beta << ")\n";
   for (int i = 0; i < n; ++i) {
@@ -52,7 +57,7 @@ void draw_landscape(const engram::dense_memory<double>& memory, double beta,
   if (!csv) throw engram::io_error("cannot write " + csv_path.string());
   std::filesystem::rename(csv_path.string() + ".part", csv_path);
 
-  const auto png = std::filesystem::path(out) / "landscape.png";
+  const auto png = out / "landscape.png";
   const std::string data = plot::quoted(csv_path.string());
   std::string script = "set terminal pngcairo noenhanced size 820,760 font 'sans,10'\nset output " +
                        plot::quoted(png.string()) +
@@ -78,17 +83,19 @@ void draw_landscape(const engram::dense_memory<double>& memory, double beta,
 
 int main(int argc, char** argv) {
   CLI::App app{"Count the memories of LSR and LSE energies across beta (seed 002, Fig. 3)"};
+  example::one_line_errors(app, "emergent_memories");
   // An enumeration that would explode at some beta is skipped with a message; its counts are
   // written as nan.
-  int count = 16, dim = 4, betas = 12, starts_per_pattern = 4;
+  int count = 16, dim = 4, beta_points = 12, starts_per_pattern = 4;
   long samples = 100000;
   double max_subsets = 1e7;
   std::uint64_t seed = 1;
+  bool quiet = false;
   std::string out = "emergent_memories_out";
   // The interaction graph and the distance matrix take M^2 numbers: 5000 patterns is 200 MB.
-  app.add_option("-m,--patterns", count, "stored patterns M")->check(CLI::Range(2, 5000));
+  app.add_option("-m,--stored", count, "stored patterns M")->check(CLI::Range(2, 5000));
   app.add_option("-d,--dim", dim, "dimension d of the unit hypercube")->check(CLI::Range(1, 4096));
-  app.add_option("--betas", betas, "number of beta values in the sweep")
+  app.add_option("--beta-points", beta_points, "number of beta values in the sweep")
       ->check(CLI::Range(2, 1000));
   app.add_option("--lse-starts", starts_per_pattern,
                  "random descent starts per pattern for the LSE census")
@@ -96,12 +103,15 @@ int main(int argc, char** argv) {
   app.add_option("--samples", samples, "Monte Carlo samples for the supported fraction")
       ->check(CLI::Range(1L, 100000000L));
   app.add_option("--max-subsets", max_subsets, "refuse LSR enumerations larger than this")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--seed", seed, "seed of the patterns, starts and samples");
-  app.add_option("--out", out, "folder for minima.csv and minima.png");
+      ->check(example::positive_finite);
+  app.add_option("--seed", seed, "seed of the patterns, starts and samples")
+      ->check(example::whole_number);
+  app.add_flag("--quiet", quiet, "no progress line on stderr");
+  app.add_option("--out", out, "folder for minima.csv and minima.png (and landscape.* in d = 2)");
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const auto folder = example::prepare_out(out);
     const engram::philox_source rng(seed);
     Eigen::MatrixXd patterns(dim, count), starts(dim, count * (1 + starts_per_pattern));
     rng.fill_uniform(patterns, 0);
@@ -119,8 +129,7 @@ int main(int argc, char** argv) {
       }
     const double beta_lo = 2.0 / dim, beta_hi = 2.0 / (r_min * r_min);
 
-    std::filesystem::create_directories(out);
-    const auto csv_path = std::filesystem::path(out) / "minima.csv";
+    const auto csv_path = folder / "minima.csv";
     std::ofstream csv(csv_path.string() + ".part");
     csv << "beta,lsr_minima,lsr_emergent,lsr_stored_retrievable,lsr_supported_fraction,"
            "lse_minima,lse_emergent,lse_stored_retrievable,lse_supported_fraction\n";
@@ -128,12 +137,19 @@ int main(int argc, char** argv) {
                 r_min, beta_lo, beta_hi);
     std::printf("%10s | %8s %8s %6s %9s | %8s %8s %6s\n", "beta", "LSR min", "emergent", "kept",
                 "supported", "LSE min", "emergent", "kept");
-    for (int i = 0; i < betas; ++i) {
-      const double beta = beta_lo * std::pow(beta_hi / beta_lo, double(i) / (betas - 1));
+    std::fflush(stdout);
+    // The betas done; each enumeration and descent shows its own line while it runs.
+    example::progress_line line("emergent_memories", quiet);
+    for (int i = 0; i < beta_points; ++i) {
+      const double beta = beta_lo * std::pow(beta_hi / beta_lo, double(i) / (beta_points - 1));
+      const std::string at = "beta " + std::to_string(i + 1) + " of " + std::to_string(beta_points);
       engram::lsr_energy<double> lsr(memory, beta);
       double lsr_minima = NAN, lsr_emergent = NAN, lsr_kept = NAN;
+      line.clear();
       try {
-        const auto census = engram::enumerate_lsr_minima(lsr, {.max_subsets = max_subsets});
+        example::progress_line enumeration(at + ", LSR minima", quiet);
+        const auto census = engram::enumerate_lsr_minima(
+            lsr, {.max_subsets = max_subsets, .progress = enumeration.work("roots")});
         lsr_minima = double(census.count());
         lsr_emergent = double(census.emergent_count());
         lsr_kept = double(census.retrievable_count());
@@ -147,9 +163,13 @@ int main(int argc, char** argv) {
       // covariance of points in the cube bounded by diameter^2 / 4.
       engram::lse_energy<double> lse(memory, beta);
       const double step = 1.0 / std::max(1.0, beta * diameter * diameter / 4);
+      constexpr long max_steps = 1000000;
+      example::progress_line descent_line(at + ", LSE descent", quiet);
       const auto descent = engram::descent_minima(
           lse, patterns, starts, engram::gradient_descent<double>{.step = step},
-          engram::stop::gradient_norm(1e-9) || engram::stop::after(1000000), {.tolerance = 1e-5});
+          engram::stop::gradient_norm(1e-9) || engram::stop::after(max_steps),
+          {.tolerance = 1e-5, .progress = descent_line.retrieval(max_steps)});
+      descent_line.clear();
 
       const double lse_fraction = engram::finite_energy_fraction(
           lse, 0.0, 1.0, {.samples = std::min<long>(samples, 10000), .seed = seed + 1});
@@ -159,12 +179,15 @@ int main(int argc, char** argv) {
       std::printf("%10.4g | %8.0f %8.0f %6.0f %9.4f | %8ld %8ld %6ld\n", beta, lsr_minima,
                   lsr_emergent, lsr_kept, fraction, long(descent.count()),
                   long(descent.emergent_count()), long(descent.retrievable_count()));
+      std::fflush(stdout);
+      line.count(i + 1, beta_points, "betas");
     }
+    line.clear();
     csv.close();
     if (!csv) throw engram::io_error("cannot write " + csv_path.string());
     std::filesystem::rename(csv_path.string() + ".part", csv_path);
 
-    const auto png = std::filesystem::path(out) / "minima.png";
+    const auto png = folder / "minima.png";
     const std::string data = plot::quoted(csv_path.string());
     const std::string script =
         "set terminal pngcairo noenhanced size 1100,800 font 'sans,10'\nset output " +
@@ -178,7 +201,7 @@ int main(int argc, char** argv) {
         data + " using 1:5 with linespoints\nunset multiplot\n";
     const bool drew = plot::gnuplot(script, png);
     std::printf("wrote %s%s%s\n", csv_path.c_str(), drew ? " and " : "", drew ? png.c_str() : "");
-    if (dim == 2) draw_landscape(memory, std::sqrt(beta_lo * beta_hi), out);
+    if (dim == 2) draw_landscape(memory, std::sqrt(beta_lo * beta_hi), folder);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "emergent_memories: %s\n", e.what());
     return 1;

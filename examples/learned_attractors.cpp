@@ -43,12 +43,14 @@
 //
 // Writes line_training.csv/png, line_spectrum.csv/png, line_response.csv/png, and
 // ring_training.csv, ring_observations.csv, ring_energy.csv, ring_field.csv, ring_minima.csv
-// with ring.png, in --out. About 3 s.
+// with ring.png, in --out. About 3 s; a progress line on stderr counts the learning epochs of
+// each part (--quiet silences it).
 #include <CLI/CLI.hpp>
 #include <engram/engram.hpp>
 
 #include "cli_checks.hpp"
 #include "gnuplot.hpp"
+#include "progress.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -239,7 +241,7 @@ std::string line_response_script(const fs::path& csv, const fs::path& png, index
 }
 
 /// Part (a). Returns the summary line.
-std::string line_attractor(const line_config& cfg, const fs::path& out) {
+std::string line_attractor(const line_config& cfg, const fs::path& out, bool quiet) {
   const index n = cfg.dim;
   const engram::philox_source rng(cfg.seed);
   Vd u(n);  // random signs on stream 2 (line_observations uses streams 0 and 1)
@@ -256,16 +258,22 @@ std::string line_attractor(const line_config& cfg, const fs::path& out) {
 
   auto net = engram::hopfield_response<double>::initial(n, cfg.c0);
   const index report = std::max<index>(1, cfg.epochs / 6);
+  example::progress_line progress("line attractor, learning", quiet);
   const auto history = engram::learn(
       net, x, mean_field_params(cfg.eta_w, cfg.eta_c, cfg.count, cfg.epochs, cfg.seed),
       engram::closed_form, [&](const engram::learning_epoch<double>& e) {
-        if (e.epoch == 1 || e.epoch % report == 0 || e.epoch == cfg.epochs)
+        if (e.epoch == 1 || e.epoch % report == 0 || e.epoch == cfg.epochs) {
+          progress.clear();
           std::printf(
               "  epoch %5ld: loss %10.4f, constraint residual %.2e, smallest eigenvalue of "
               "diag c - W %.4f\n",
               long(e.epoch), e.metrics.loss, e.metrics.constraint_residual,
               e.metrics.smallest_eigenvalue);
+          std::fflush(stdout);
+        }
+        progress.count(e.epoch, cfg.epochs, "epochs");
       });
+  progress.clear();
 
   const fs::path train_csv = out / "line_training.csv", train_png = out / "line_training.png";
   write_file(train_csv, [&](std::ofstream& csv) {
@@ -443,7 +451,7 @@ std::string ring_script(const fs::path& out, const fs::path& png, const std::vec
 }
 
 /// Part (b). Returns the summary line.
-std::string ring_attractor(const ring_config& cfg, const fs::path& out) {
+std::string ring_attractor(const ring_config& cfg, const fs::path& out, bool quiet) {
   const Md x = engram::ring_observations<double>(cfg.count, 1.0, cfg.noise, cfg.seed);
   const double euler = 0.05;
   const index budget = 2000;
@@ -459,16 +467,22 @@ std::string ring_attractor(const ring_config& cfg, const fs::path& out) {
 
   auto net = quadratic_net::initial(engram::quadratic_features<double>{}, cfg.g0);
   const index report = std::max<index>(1, cfg.epochs / 6);
+  example::progress_line progress("ring attractor, learning", quiet);
   const auto history = engram::learn(
       net, x, mean_field_params(cfg.eta_w, cfg.eta_c, cfg.count, cfg.epochs, cfg.seed), relax,
       [&](const engram::learning_epoch<double>& e) {
-        if (e.epoch == 1 || e.epoch % report == 0 || e.epoch == cfg.epochs)
+        if (e.epoch == 1 || e.epoch % report == 0 || e.epoch == cfg.epochs) {
+          progress.clear();
           std::printf(
               "  epoch %4ld: loss %9.5f, constraint residual %.2e, smallest eigenvalue of "
               "g I - A %.4f\n",
               long(e.epoch), e.metrics.loss, e.metrics.constraint_residual,
               e.metrics.smallest_eigenvalue);
+          std::fflush(stdout);
+        }
+        progress.count(e.epoch, cfg.epochs, "epochs");
       });
+  progress.clear();
   const Md y = engram::respond(net, x, relax);
   const double response_radius = y.colwise().norm().mean();
   const double data_radius = x.colwise().norm().mean();
@@ -651,12 +665,15 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Line and ring attractors learned from noisy observations by two-timescale Hebbian "
       "plasticity (seed 000)"};
+  example::one_line_errors(app, "learned_attractors");
   line_config line;
   ring_config ring;
   double spread = 0;
   std::uint64_t seed = 0;
+  bool quiet = false;
   std::string out = "learned_attractors_out";
   app.add_option("--out", out, "folder for the CSV files and pictures")->capture_default_str();
+  app.add_flag("--quiet", quiet, "no progress line on stderr");
   app.add_option("--seed", seed, "seed of u, the observations and the descent starts")
       ->check(example::whole_number)
       ->capture_default_str();
@@ -708,10 +725,10 @@ int main(int argc, char** argv) {
     // starts).
     mean_field_params(line.eta_w, line.eta_c, line.count, line.epochs, seed).validate();
     mean_field_params(ring.eta_w, ring.eta_c, ring.count, ring.epochs, seed).validate();
-    fs::create_directories(out);
+    const auto folder = example::prepare_out(out);
     const auto t0 = std::chrono::steady_clock::now();
-    const std::string line_summary = line_attractor(line, out);
-    const std::string ring_summary = ring_attractor(ring, out);
+    const std::string line_summary = line_attractor(line, folder, quiet);
+    const std::string ring_summary = ring_attractor(ring, folder, quiet);
     std::printf("%s\n%s\n", line_summary.c_str(), ring_summary.c_str());
     std::printf("%.2f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

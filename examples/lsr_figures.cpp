@@ -11,7 +11,8 @@
 //              (centroid_iteration) reaches from the starts below;
 //         LSE: the end points of gradient descent (eq. 6) from the same starts with App.
 //              C.3.3's cosine-decayed rate, each ending at ||grad E|| < --gradient-tol or
-//              after its T steps (C.3.3 takes both as memories); the distinct end points
+//              after its T = --max-steps steps (C.3.3 takes both as memories); the distinct end
+//              points
 //              (within 1e-4) and the memories after merging those closer than 2/sqrt(beta)
 //              (C.3.3's rule; --merge), which are the ones counted and scored;
 //       the starts lie on the thin support boundary of every stored pattern,
@@ -21,8 +22,9 @@
 //       index with standard errors (App. C.3.2: the x axis is the mean beta of that index).
 //       An LSR enumeration whose candidate sets would exceed --max-subsets (small beta, where
 //       most patterns interact) is skipped with the reason printed; its values read nan.
-//       The log-likelihoods are means over the unique memories of each kind. Default: M = 40,
-//       12 betas, 2 seeds, 50 starts per pattern, 1000 descent steps at rate 0.1 -> 0.001
+//       The log-likelihoods are means over the unique memories of each kind. Default: M = 40
+//       (--stored), 12 betas (--beta-points), 2 seeds, 50 starts per pattern, 1000 descent
+//       steps (--max-steps) at rate 0.1 -> 0.001
 //       (the paper's flow time, 13000 x 0.01 -> 1e-4, in 13 times fewer steps), enumerations
 //       up to 1e8 candidate sets. --full: M = 100 (Figs. 6-7 use 10 and 100), 15 betas, 5
 //       seeds, 500 starts per pattern, 13000 steps at 0.01 -> 1e-4, up to 1e9 candidate sets.
@@ -61,13 +63,16 @@
 //       Writes grid.csv and grid.png.
 //
 // Flags given with --full keep their own values. Everything is in double precision; each run
-// prints its table as it goes and draws its chart with gnuplot beside the CSV.
+// prints its table as it goes and draws its chart with gnuplot beside the CSV. A progress line
+// on stderr counts the betas (likelihood: over all seeds) or the grids done, and follows each
+// enumeration and descent while it runs (--quiet silences it).
 #include <CLI/CLI.hpp>
 #include <engram/engram.hpp>
 #include <engram/io.hpp>
 
 #include "cli_checks.hpp"
 #include "gnuplot.hpp"
+#include "progress.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -215,12 +220,12 @@ struct cosine_descent {
 // likelihood (sec. 4.2, Fig. 3 right, Figs. 6-7, App. C.3)
 
 struct likelihood_options {
-  int dim = 8, components = 10, patterns = 40, betas = 12, seeds = 2, starts = 50;
+  int dim = 8, components = 10, patterns = 40, beta_points = 12, seeds = 2, starts = 50;
   double sigma = 0.1, shell = 0.1, rate = 0.1, rate_end = 0.001, merge = 2, gradient_tol = 1e-8;
-  long steps = 1000;
+  long max_steps = 1000;
   double max_subsets = 1e8;
   std::uint64_t seed = 1;
-  bool full = false;
+  bool full = false, quiet = false;
   std::string out = "lsr_figures_out";
 };
 
@@ -297,8 +302,7 @@ void run_likelihood(const likelihood_options& o) {
   if (double(o.patterns) * o.starts > 2e6)
     throw engram::invalid_argument(
         std::to_string(o.patterns) + " patterns x " + std::to_string(o.starts) +
-        " starts per pattern is above 2e6 descents per beta; lower --starts or --patterns");
-  std::filesystem::create_directories(o.out);
+        " starts per pattern is above 2e6 descents per beta; lower --starts or --stored");
 
   // p is fixed by --seed; the stored patterns and the starts change with each replicate.
   const engram::philox_source mixture_rng(derived_seed(o.seed, 1000));
@@ -310,11 +314,16 @@ void run_likelihood(const likelihood_options& o) {
       "p: %d Gaussians in d = %d, sigma = %g; M = %d stored patterns, %d starts each on the "
       "shell 2/beta - delta <= ||x - xi||^2 < 2/beta (delta = %g x 2/beta)\nLSE: %ld descent "
       "steps at rate %g -> %g (cosine), converged at ||grad E|| < %g; %d seeds\n",
-      o.components, o.dim, o.sigma, o.patterns, o.starts, o.shell, o.steps, o.rate, o.rate_end,
+      o.components, o.dim, o.sigma, o.patterns, o.starts, o.shell, o.max_steps, o.rate, o.rate_end,
       o.gradient_tol, o.seeds);
   std::printf("%4s %3s %9s | %8s %8s %5s %8s | %7s %7s %5s | %8s %8s %8s %8s | %5s %5s\n", "seed",
               "i", "beta", "LSR min", "emergent", "kept", "Alg1 uniq", "LSE uniq", "distinct",
               "at T", "ll store", "ll LSR", "ll Alg1", "ll LSE", "s LSR", "s LSE");
+  std::fflush(stdout);
+  // The betas done over all seeds, shown between the long calls; each enumeration and descent
+  // shows its own line while it runs (the betas line is cleared first: the two share a row).
+  example::progress_line line("likelihood", o.quiet);
+  const long total = long(o.seeds) * o.beta_points;
 
   std::vector<std::vector<likelihood_row>> rows(std::size_t(o.seeds));
   const Index n_starts = Index(o.patterns) * o.starts;
@@ -340,10 +349,15 @@ void run_likelihood(const likelihood_options& o) {
                                      ": the stored patterns are too far apart for a sweep");
     engram::dense_memory<double> memory(patterns);
 
-    for (int i = 0; i < o.betas; ++i) {
+    for (int i = 0; i < o.beta_points; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       likelihood_row row;
-      const double beta = beta_lo * std::pow(beta_hi / beta_lo, double(i) / (o.betas - 1));
+      const double beta = beta_lo * std::pow(beta_hi / beta_lo, double(i) / (o.beta_points - 1));
+      const long done = long(s) * o.beta_points + i;
+      const std::string at = "seed " + std::to_string(s + 1) + " of " + std::to_string(o.seeds) +
+                             ", beta " + std::to_string(i + 1) + " of " +
+                             std::to_string(o.beta_points);
+      line.clear();
       row.beta = beta;
       row.ll_stored = ll_stored;
 
@@ -362,7 +376,9 @@ void run_likelihood(const likelihood_options& o) {
       engram::minima_census<double> census;
       bool enumerated = false;
       try {
-        census = engram::enumerate_lsr_minima(lsr, {.max_subsets = o.max_subsets});
+        example::progress_line enumeration(at + ", LSR minima", o.quiet);
+        census = engram::enumerate_lsr_minima(
+            lsr, {.max_subsets = o.max_subsets, .progress = enumeration.work("roots")});
         enumerated = true;
         row.lsr_minima = double(census.count());
         row.lsr_emergent = double(census.emergent_count());
@@ -373,9 +389,12 @@ void run_likelihood(const likelihood_options& o) {
       }
 
       // Algorithm 1 from the starts: exact centroids, so distinct means distinct.
-      const auto alg1 = engram::descent_minima(
-          lsr, patterns, starts, engram::centroid_iteration<double>{},
-          engram::stop::fixed_point() || engram::stop::after(1000), {.tolerance = 1e-9});
+      example::progress_line alg1_line(at + ", Algorithm 1", o.quiet);
+      const auto alg1 =
+          engram::descent_minima(lsr, patterns, starts, engram::centroid_iteration<double>{},
+                                 engram::stop::fixed_point() || engram::stop::after(1000),
+                                 {.tolerance = 1e-9, .progress = alg1_line.retrieval(1000)});
+      alg1_line.clear();
       row.alg1_unique = double(alg1.count());
       row.alg1_unfinished = double(alg1.unfinished);
       if (alg1.count() > 0) row.ll_alg1 = density.mean_log_likelihood(alg1.minima);
@@ -388,10 +407,13 @@ void run_likelihood(const likelihood_options& o) {
       const auto t1 = std::chrono::steady_clock::now();
       engram::lse_energy<double> lse(memory, beta);
       std::atomic<long> late{0};
+      example::progress_line lse_line(at + ", LSE descent", o.quiet);
       const auto descent = engram::descent_minima(
           lse, patterns, starts,
-          cosine_descent<double>{.first = o.rate, .last = o.rate_end, .steps = Index(o.steps)},
-          end_of_schedule{Index(o.steps), o.gradient_tol, &late}, {.tolerance = 1e-4});
+          cosine_descent<double>{.first = o.rate, .last = o.rate_end, .steps = Index(o.max_steps)},
+          end_of_schedule{Index(o.max_steps), o.gradient_tol, &late},
+          {.tolerance = 1e-4, .progress = lse_line.retrieval(Index(o.max_steps))});
+      lse_line.clear();
       const std::vector<Index> heads = merged_heads(descent.minima, o.merge / std::sqrt(beta));
       MatrixXd lse_memories(o.dim, Index(heads.size()));
       for (std::size_t h = 0; h < heads.size(); ++h)
@@ -403,6 +425,7 @@ void run_likelihood(const likelihood_options& o) {
       row.lsr_seconds = lsr_seconds;
       row.lse_seconds = seconds_since(t1);
 
+      line.clear();
       std::printf(
           "%4d %3d %9.4g | %8.0f %8.0f %5.0f %8.0f | %7.0f %7.0f %5.0f | %8.3f %8.3f %8.3f "
           "%8.3f | %5.1f %5.1f\n",
@@ -419,8 +442,10 @@ void run_likelihood(const likelihood_options& o) {
                     row.alg1_unfinished);
       std::fflush(stdout);
       rows[std::size_t(s)].push_back(row);
+      line.count(done + 1, total, "betas");
     }
   }
+  line.clear();
 
   const std::filesystem::path dir(o.out);
   const auto seeds_path = dir / "likelihood_seeds.csv";
@@ -430,7 +455,7 @@ void run_likelihood(const likelihood_options& o) {
             "lsr_seconds,lse_seconds",
             [&](std::ostream& csv) {
               for (int s = 0; s < o.seeds; ++s)
-                for (int i = 0; i < o.betas; ++i) {
+                for (int i = 0; i < o.beta_points; ++i) {
                   const auto& r = rows[std::size_t(s)][std::size_t(i)];
                   csv << s << ',' << i << ',' << r.beta << ',' << r.lsr_minima << ','
                       << r.lsr_emergent << ',' << r.lsr_kept << ',' << r.alg1_unique << ','
@@ -465,7 +490,7 @@ void run_likelihood(const likelihood_options& o) {
       "LSR kept", "Alg1 unique", "LSE unique");
   const auto csv_path = dir / "likelihood.csv";
   write_csv(csv_path, header, [&](std::ostream& csv) {
-    for (int i = 0; i < o.betas; ++i) {
+    for (int i = 0; i < o.beta_points; ++i) {
       std::vector<summary> sums;
       int lsr_seeds = 0;
       for (int s = 0; s < o.seeds; ++s)
@@ -708,7 +733,7 @@ struct grid_options {
   double offset = 0.03, max_subsets = 1e14;
   int check_minima = 5, check_points = 8;
   std::uint64_t seed = 1;
-  bool full = false, uniform = true;
+  bool full = false, uniform = true, quiet = false;
   std::string out = "lsr_figures_out";
 };
 
@@ -743,7 +768,6 @@ void run_grid(const grid_options& o) {
             ") spacings is a distance between grid points in d = " + std::to_string(g.dim) +
             ": memories would sit exactly on support edges (the degenerate tie); choose an "
             "--offset of a few percent");
-  std::filesystem::create_directories(o.out);
   std::printf(
       "support radius = nominal x %.4g grid spacings (offset %+g%% so that no memory "
       "sits exactly on a support edge); Prop. 3 with V = 1\n",
@@ -753,7 +777,13 @@ void run_grid(const grid_options& o) {
       "| %6s\n",
       "d", "n", "M", "rho", "beta", "minima", "emerg", "kept", "lambda", "lam_ex", "prop3", "ratio",
       "ratio_ex", "r* min", "uniform", "emerg", "eq5 exp", "r* min", "sec");
+  std::fflush(stdout);
 
+  // The grids done, shown between the long calls; each enumeration shows its own line while it
+  // runs (the grids line is cleared first: the two share a row).
+  example::progress_line line("grid", o.quiet);
+  long total = 0, done = 0;
+  for (const auto& g : all) total += long(g.radii.size() * g.sizes.size());
   std::vector<grid_row> rows;
   for (std::size_t si = 0; si < all.size(); ++si) {
     const auto& g = all[si];
@@ -786,10 +816,17 @@ void run_grid(const grid_options& o) {
           row.prop3_exact = prop3(m, row.lambda_exact, g.dim);
         }
 
+        const std::string at = "d " + std::to_string(g.dim) + ", n " + std::to_string(n) +
+                               ", rho " + example::short_number(row.rho) + " (grid " +
+                               std::to_string(done + 1) + " of " + std::to_string(total) + ")";
         engram::dense_memory<double> memory(patterns);
         engram::lsr_energy<double> lsr(memory, row.beta);
+        line.clear();
         try {
-          const auto census = engram::enumerate_lsr_minima(lsr, {.max_subsets = o.max_subsets});
+          example::progress_line enumeration(at + ", LSR minima of the grid", o.quiet);
+          const auto census = engram::enumerate_lsr_minima(
+              lsr, {.max_subsets = o.max_subsets, .progress = enumeration.work("roots")});
+          enumeration.clear();
           row.minima = double(census.count());
           row.emergent = double(census.emergent_count());
           row.kept = double(census.retrievable_count());
@@ -800,6 +837,7 @@ void run_grid(const grid_options& o) {
         } catch (const engram::invalid_argument& e) {
           std::printf("d %d, n %d, rho %g: grid enumeration skipped: %s\n", g.dim, n, row.rho,
                       e.what());
+          std::fflush(stdout);
         }
 
         // Eq. 5's exponent, V = 1: M V_d (2/beta)^{d/2} log(e / (V_d (2/beta)^{d/2})).
@@ -814,8 +852,10 @@ void run_grid(const grid_options& o) {
           engram::dense_memory<double> random_memory(random);
           engram::lsr_energy<double> random_lsr(random_memory, row.beta);
           try {
-            const auto census =
-                engram::enumerate_lsr_minima(random_lsr, {.max_subsets = o.max_subsets});
+            example::progress_line enumeration(at + ", LSR minima of uniform patterns", o.quiet);
+            const auto census = engram::enumerate_lsr_minima(
+                random_lsr, {.max_subsets = o.max_subsets, .progress = enumeration.work("roots")});
+            enumeration.clear();
             row.uniform_minima = double(census.count());
             row.uniform_emergent = double(census.emergent_count());
             row.uniform_kept = double(census.retrievable_count());
@@ -824,6 +864,7 @@ void run_grid(const grid_options& o) {
           } catch (const engram::invalid_argument& e) {
             std::printf("d %d, n %d, rho %g: uniform enumeration skipped: %s\n", g.dim, n, row.rho,
                         e.what());
+            std::fflush(stdout);
           }
         }
         row.seconds = seconds_since(t0);
@@ -848,9 +889,11 @@ void run_grid(const grid_options& o) {
                 b->gd_error, long(b->violations));
         std::fflush(stdout);
         rows.push_back(row);
+        line.count(++done, total, "grids");
       }
     }
   }
+  line.clear();
   // Number the series 1, 2, ... in order of appearance.
   {
     std::vector<int> seen;
@@ -979,6 +1022,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Experiments of seed 002 (LSR): log-likelihood of memories (sec. 4.2, Fig. 3 "
       "right, Figs. 6-7) and emergent minima on grids (Theorem 2, Prop. 3)"};
+  example::one_line_errors(app, "lsr_figures");
   app.require_subcommand(1);
 
   likelihood_options lik;
@@ -991,9 +1035,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   likelihood->add_option("--sigma", lik.sigma, "standard deviation of each Gaussian")
       ->check(example::positive_finite);
-  likelihood->add_option("-m,--patterns", lik.patterns, "stored patterns M drawn from p")
+  likelihood->add_option("-m,--stored", lik.patterns, "stored patterns M drawn from p")
       ->check(CLI::Range(2, 2000));
-  likelihood->add_option("--betas", lik.betas, "betas, geometric over [2/d, 2/r_min^2]")
+  likelihood
+      ->add_option("--beta-points", lik.beta_points,
+                   "number of beta values, geometric over [2/d, 2/r_min^2]")
       ->check(CLI::Range(2, 200));
   likelihood->add_option("--seeds", lik.seeds, "draws of patterns and starts")
       ->check(CLI::Range(1, 100));
@@ -1003,7 +1049,9 @@ int main(int argc, char** argv) {
       ->add_option("--shell", lik.shell,
                    "shell width delta as a fraction of 2/beta (the squared radius)")
       ->check(in_open_closed(0, 1));
-  likelihood->add_option("--steps", lik.steps, "LSE descent steps")
+  likelihood
+      ->add_option("--max-steps", lik.max_steps,
+                   "most LSE descent steps T (the length of the cosine rate schedule)")
       ->check(CLI::Range(1L, 10000000L));
   // x <- x - eta grad E(x) = (1 - eta) x + eta (softmax mean): for eta <= 1 a step toward the
   // mean that never raises the LSE energy.
@@ -1024,11 +1072,13 @@ int main(int argc, char** argv) {
       ->add_option("--max-subsets", lik.max_subsets,
                    "skip LSR enumerations with more candidate sets than this")
       ->check(example::positive_finite);
-  likelihood->add_option("--seed", lik.seed, "seed of p, the patterns and the starts");
+  likelihood->add_option("--seed", lik.seed, "seed of p, the patterns and the starts")
+      ->check(example::whole_number);
   likelihood->add_flag("--full", lik.full,
                        "the paper's sizes: M = 100, 15 betas, 5 seeds, 500 starts per pattern, "
                        "13000 steps at 0.01 -> 1e-4, max subsets 1e9 (flags given as well keep "
                        "their values)");
+  likelihood->add_flag("--quiet", lik.quiet, "no progress line on stderr");
   likelihood->add_option("--out", lik.out,
                          "folder for likelihood.csv, likelihood_seeds.csv, likelihood.png");
 
@@ -1053,22 +1103,25 @@ int main(int argc, char** argv) {
   grid->add_option("--check-points", grd.check_points, "points per checked r*-ball")
       ->check(CLI::Range(1, 10000));
   grid->add_flag("!--no-uniform", grd.uniform, "skip the uniform random patterns");
-  grid->add_option("--seed", grd.seed, "seed of the uniform patterns and the check points");
+  grid->add_option("--seed", grd.seed, "seed of the uniform patterns and the check points")
+      ->check(example::whole_number);
   grid->add_flag("--full", grd.full,
                  "larger grids: d = 2 n 4 ... 32; d = 3 n 3 ... 8 (r = 1), 3 ... 6 (r = 1.2) "
                  "(flags given as well keep their values)");
+  grid->add_flag("--quiet", grd.quiet, "no progress line on stderr");
   grid->add_option("--out", grd.out, "folder for grid.csv and grid.png");
 
   CLI11_PARSE(app, argc, argv);
 
   try {
+    example::prepare_out(*likelihood ? lik.out : grd.out);
     if (*likelihood) {
       if (lik.full) {
-        if (likelihood->count("--patterns") == 0) lik.patterns = 100;
-        if (likelihood->count("--betas") == 0) lik.betas = 15;
+        if (likelihood->count("--stored") == 0) lik.patterns = 100;
+        if (likelihood->count("--beta-points") == 0) lik.beta_points = 15;
         if (likelihood->count("--seeds") == 0) lik.seeds = 5;
         if (likelihood->count("--starts") == 0) lik.starts = 500;
-        if (likelihood->count("--steps") == 0) lik.steps = 13000;
+        if (likelihood->count("--max-steps") == 0) lik.max_steps = 13000;
         if (likelihood->count("--rate") == 0) lik.rate = 0.01;
         if (likelihood->count("--rate-end") == 0) lik.rate_end = 1e-4;
         if (likelihood->count("--max-subsets") == 0) lik.max_subsets = 1e9;

@@ -8,6 +8,7 @@
 #include "engram/core/backend.hpp"
 #include "engram/core/concepts.hpp"
 #include "engram/core/error.hpp"
+#include "engram/core/progress.hpp"
 #include "engram/core/rng.hpp"
 #include "engram/core/types.hpp"
 #include "engram/dynamics/centroid_iteration.hpp"

@@ -185,6 +185,42 @@ TEST_CASE("enumeration finds exactly the LSR minima", "[analysis][lsr][minima]")
   }
 }
 
+TEST_CASE("enumeration and descent census report their progress", "[analysis][progress]") {
+  const Md xi = grid(3, 1.0);
+  engram::dense_memory<double> memory(xi);
+  engram::lsr_energy<double> energy(memory, 2.0 / (0.75 * 0.75));
+  std::vector<Index> roots;
+  const auto census =
+      engram::enumerate_lsr_minima(energy, {.progress = [&](const engram::work_progress& p) {
+                                     CHECK(p.total == 9);
+                                     roots.push_back(p.done);
+                                   }});
+  // One report per stored pattern, in order, and the same minima as without a callback.
+  CHECK(roots == std::vector<Index>{1, 2, 3, 4, 5, 6, 7, 8, 9});
+  CHECK(census.supports == engram::enumerate_lsr_minima(energy).supports);
+
+  // The descent census hears every step of its retrieval, as retrieve() reports it: steps
+  // 1, 2, ... with the columns that took each step, fewer as columns stop. The starts lie 0.05 off
+  // the patterns (at a pattern the gradient is already below the stop's 1e-10 and no step is
+  // taken).
+  engram::lse_energy<double> cold(memory, 50.0);
+  const Md starts = xi.array() + 0.05;
+  std::vector<engram::retrieval_progress> steps;
+  const auto found = engram::descent_minima(
+      cold, xi, starts, engram::gradient_descent<double>{.step = 0.5},
+      engram::stop::gradient_norm(1e-10) || engram::stop::after(10000),
+      {.tolerance = 1e-6,
+       .progress = [&](const engram::retrieval_progress& p) { steps.push_back(p); }});
+  REQUIRE(!steps.empty());
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    CHECK(steps[i].step == Index(i) + 1);
+    CHECK(steps[i].batch == 9);
+    if (i > 0) CHECK(steps[i].active <= steps[i - 1].active);
+  }
+  CHECK(steps.front().active == 9);
+  CHECK(found.count() == 9);
+}
+
 TEST_CASE("enumeration refuses a subset count that would explode", "[analysis][lsr][errors]") {
   Md xi(2, 40);
   engram::philox_source(6).fill_uniform(xi, 0);

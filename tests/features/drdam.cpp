@@ -169,6 +169,35 @@ TEST_CASE("the memory tensor is additive", "[memory][drdam]") {
   }
 }
 
+TEST_CASE("encoding reports its progress and gives the same tensor to the bit",
+          "[memory][drdam][progress]") {
+  // 1,000 patterns of D = 64 into Y = 256 (F = 512): chunks of 2^24 / (F D) = 512 columns,
+  // so the callback hears 512 and then 1000; the readout's blocks fit inside the chunks.
+  const Md xi = uniform(41, 64, 1000, 0.0, 0.2);
+  using features = engram::random_features<engram::sincos_features, double>;
+  using memory_type = engram::distributed_memory<engram::sincos_features, double>;
+  std::vector<std::pair<Index, Index>> heard;
+  const memory_type reported(
+      features(64, 256, 1.0, 5), xi, engram::readout::keep,
+      [&](const engram::work_progress& p) { heard.emplace_back(p.done, p.total); });
+  const memory_type silent(features(64, 256, 1.0, 5), xi, engram::readout::keep);
+  REQUIRE(heard.size() == 2);
+  CHECK(heard[0] == std::pair<Index, Index>{512, 1000});
+  CHECK(heard[1] == std::pair<Index, Index>{1000, 1000});
+  CHECK(reported.size() == 1000);
+  CHECK(reported.memory_tensor() == silent.memory_tensor());
+  CHECK(reported.readout_tensor() == silent.readout_tensor());
+  // Encoded in one piece, pattern after pattern (the chunks of 256 columns the features sum in
+  // order are the same sums): equal to the bit as well.
+  memory_type piecewise(features(64, 256, 1.0, 5), engram::readout::keep);
+  for (Index b0 = 0; b0 < 1000; b0 += 256)
+    piecewise.add(xi.middleCols(b0, std::min<Index>(256, 1000 - b0)));
+  CHECK(piecewise.memory_tensor() == silent.memory_tensor());
+  // And the sum is T: sum of phi over the patterns (rounding of 1,000 terms of 1/sqrt(256)).
+  const Vd direct = silent.features().features(xi).rowwise().sum();
+  CHECK((silent.memory_tensor() - direct).cwiseAbs().maxCoeff() < 1e-12);
+}
+
 TEST_CASE("DrDAM energy gradient matches central differences", "[energy][drdam][gradient]") {
   const Index d = 8;
   const Md xi = uniform(40, d, 6, 0.0, 1.0 / std::sqrt(double(d)));

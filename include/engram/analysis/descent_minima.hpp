@@ -4,6 +4,7 @@
 // many of them); it works for any energy, LSR included.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "engram/analysis/minima.hpp"
@@ -17,6 +18,8 @@ struct descent_census_options {
   /// End points closer than this are one minimum; a minimum this close to a stored pattern is
   /// that pattern.
   double tolerance = 1e-4;
+  /// Hears the descent after every step, as retrieve_options::progress does.
+  std::function<void(const retrieval_progress&)> progress{};
   void validate() const { require_positive("descent_census_options.tolerance", tolerance); }
 };
 
@@ -35,7 +38,7 @@ descent_census<typename Energy::scalar_type> descent_minima(
   using Scalar = typename Energy::scalar_type;
   options.validate();
   require_rows("patterns", patterns.rows(), energy.dim(), "the energy dimension");
-  const auto run = retrieve(energy, starts, integrator, stop);
+  const auto run = retrieve(energy, starts, integrator, stop, {.progress = options.progress});
   const Scalar tol = Scalar(options.tolerance);
   descent_census<Scalar> census;
   std::vector<index> unique;  // columns of run.states

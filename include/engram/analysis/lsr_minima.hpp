@@ -16,6 +16,7 @@
 
 #include "engram/analysis/minima.hpp"
 #include "engram/core/error.hpp"
+#include "engram/core/progress.hpp"
 #include "engram/energy/lsr.hpp"
 
 namespace engram {
@@ -26,6 +27,9 @@ struct enumeration_options {
   double max_subsets = 1e7;
   /// Centroids tested per batched support search.
   index batch = 4096;
+  /// Hears, after the cliques rooted at each stored pattern are visited, how many of the K
+  /// roots are done (the work per root varies: early roots have more later neighbours).
+  progress_callback progress{};
 
   void validate() const {
     if (!(max_subsets >= 1))
@@ -151,6 +155,7 @@ minima_census<Scalar> enumerate_lsr_minima(const lsr_energy<Scalar, Backend>& en
   for (index mu = 0; mu < k; ++mu) {
     set.assign(1, mu);
     visit(visit, later[std::size_t(mu)]);
+    if (options.progress) options.progress(work_progress{mu + 1, k});
   }
   flush();
 

@@ -18,6 +18,7 @@
 
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
+#include "engram/core/progress.hpp"
 #include "engram/core/types.hpp"
 #include "engram/features/feature_map.hpp"
 
@@ -40,11 +41,12 @@ class distributed_memory {
     if (keep == readout::keep) readout_ = matrix<Scalar>::Zero(features_.size(), features_.dim());
   }
 
-  /// A memory holding the columns of `patterns` (D x K).
+  /// A memory holding the columns of `patterns` (D x K); `progress` hears of the encoding as
+  /// add() reports it.
   distributed_memory(features_type features, const Eigen::Ref<const matrix<Scalar>>& patterns,
-                     readout keep = readout::none)
+                     readout keep = readout::none, const progress_callback& progress = {})
       : distributed_memory(std::move(features), keep) {
-    add(patterns);
+    add(patterns, progress);
   }
 
   /// A memory rebuilt from its parts: the tensor T (F finite numbers), the count of patterns
@@ -86,13 +88,23 @@ class distributed_memory {
   /// R = sum_mu phi(xi_mu) xi_mu^T, F x D; empty unless has_readout().
   const matrix<Scalar>& readout_tensor() const { return readout_; }
 
-  /// T += sum of phi over the columns of `patterns`.
-  void add(const Eigen::Ref<const matrix<Scalar>>& patterns) {
+  /// T += sum of phi over the columns of `patterns`, encoded in chunks of columns (each a
+  /// multiple of 256 columns and about 2^24 multiply-adds of omega x): after each chunk,
+  /// `progress` (when given) hears how many of the columns are encoded. The chunks are sums in
+  /// the order one call would take (the random-feature maps accumulate blocks of 256 columns
+  /// in order), so T is the same to the bit with or without a callback.
+  void add(const Eigen::Ref<const matrix<Scalar>>& patterns,
+           const progress_callback& progress = {}) {
     check(patterns, "patterns to add");
     ++version_;  // before the tensor changes: a reader that checks afterwards sees it
-    features_.accumulate(patterns, tensor_, Scalar(1));
-    accumulate_readout(patterns, Scalar(1));
-    count_ += patterns.cols();
+    const index total = patterns.cols(), chunk = encoding_chunk();
+    for (index b0 = 0; b0 < total; b0 += chunk) {
+      const auto x = patterns.middleCols(b0, std::min(chunk, total - b0));
+      features_.accumulate(x, tensor_, Scalar(1));
+      accumulate_readout(x, Scalar(1));
+      count_ += x.cols();
+      if (progress) progress(work_progress{b0 + x.cols(), total});
+    }
   }
 
   /// T -= sum of phi over the columns of `patterns`; see the header for what can be detected.
@@ -109,12 +121,19 @@ class distributed_memory {
   }
 
  private:
+  /// Columns per chunk of add(): a multiple of 256 (of every readout block, too).
+  index encoding_chunk() const {
+    const index per_column = std::max<index>(1, features_.size() * dim());
+    return 256 * std::max<index>(1, (index(1) << 24) / (256 * per_column));
+  }
+
   /// R += sign phi(X) X^T, in blocks of columns small enough that phi's F x b block stays
-  /// under about 2^22 numbers.
+  /// under about 2^22 numbers: the largest power of two up to 256 that does, so that blocks
+  /// never straddle add()'s chunks.
   void accumulate_readout(const Eigen::Ref<const matrix<Scalar>>& patterns, Scalar sign) {
     if (!has_readout()) return;
-    const index block =
-        std::max<index>(1, std::min<index>(256, (index(1) << 22) / readout_.rows()));
+    index block = 256;
+    while (block > 1 && block * readout_.rows() > (index(1) << 22)) block /= 2;
     for (index b0 = 0; b0 < patterns.cols(); b0 += block) {
       const index n = std::min(block, patterns.cols() - b0);
       const auto x = patterns.middleCols(b0, n);
