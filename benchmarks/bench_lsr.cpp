@@ -1,8 +1,13 @@
 // LSR exact retrieval and minima enumeration.
 // bm_exact_retrieval: B queries within the basins of K patterns in [0,1]^D, retrieved by
-// centroid_iteration in one step (retrieve evaluates supports three times: the start, the step,
-// the end). Reported as queries/s, with the KD-tree and brute-force support searches side by
-// side, and for brute force vs_gemm = (3 score GEMMs Xi^T X of the same shape) / time.
+// centroid_iteration in one step (two support searches: the start and the end; the step maps
+// the start's sums). Reported as queries/s, with the KD-tree and brute-force support searches
+// side by side, and for brute force vs_gemm = (2 score GEMMs Xi^T X of the same shape) / time.
+// bm_fixed_point: the workload for exact retrieval: B = 1024 queries near K patterns
+// uniform in [0,1]^D, with the radius at the median distance to a pattern's 10th nearest
+// neighbour (about ten memories in a support), retrieved by centroid_iteration to the fixed
+// point; queries/s and the mean steps, with the automatic support method (0), the KD-tree (1)
+// and brute force (2).
 // bm_enumerate: all LSR minima of M patterns in [0,1]^4 at the beta where each pattern meets
 // 4 others (seed 002 Algorithm 2), reported with the number of minima found.
 #include <benchmark/benchmark.h>
@@ -73,9 +78,44 @@ void bm_exact_retrieval(benchmark::State& state) {
       benchmark::DoNotOptimize(scores.data());
       best = std::min(best, std::chrono::duration<double>(Clock::now() - g0).count());
     }
-    state.counters["vs_gemm"] = 3 * best / per_iteration;
+    state.counters["vs_gemm"] = 2 * best / per_iteration;
   }
   state.SetLabel(engram::to_string(method));
+}
+
+void bm_fixed_point(benchmark::State& state) {
+  const Eigen::Index b = 1024, k = state.range(0), d = state.range(1);
+  Eigen::MatrixXf patterns(d, k), noise(d, b), queries(d, b);
+  engram::philox_source rng(13);
+  rng.fill_uniform(patterns, 0);
+  std::vector<float> tenth;
+  for (Eigen::Index s = 0; s < 64; ++s) {
+    Eigen::VectorXf d2 = (patterns.colwise() - patterns.col(s)).colwise().squaredNorm();
+    std::nth_element(d2.data(), d2.data() + 10, d2.data() + d2.size());  // d2(0) is the pattern
+    tenth.push_back(std::sqrt(d2(10)));
+  }
+  std::nth_element(tenth.begin(), tenth.begin() + 32, tenth.end());
+  const float r = tenth[32];
+  rng.fill_normal(noise, 1);
+  for (Eigen::Index j = 0; j < b; ++j)
+    queries.col(j) = patterns.col(j % k) + 0.5f * r * noise.col(j).normalized();
+  engram::dense_memory<float> memory(patterns);
+  const auto method = state.range(2) == 0   ? engram::support_method::automatic
+                      : state.range(2) == 1 ? engram::support_method::kd_tree
+                                            : engram::support_method::brute_force;
+  engram::lsr_energy<float> energy(memory, 2.f / (r * r), 0.f, method);
+  energy.value(queries);  // builds the KD-tree outside the timed loop
+  double steps = 0;
+  for (auto _ : state) {
+    auto result = engram::retrieve(energy, queries, engram::centroid_iteration<float>{},
+                                   engram::stop::fixed_point() || engram::stop::after(100));
+    steps = result.steps.cast<double>().mean();
+    benchmark::DoNotOptimize(result.states.data());
+  }
+  state.counters["queries/s"] =
+      benchmark::Counter(double(b) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["steps"] = steps;
+  state.SetLabel(engram::to_string(energy.search().resolved()));
 }
 
 void bm_enumerate(benchmark::State& state) {
@@ -101,6 +141,11 @@ void bm_enumerate(benchmark::State& state) {
 BENCHMARK(bm_exact_retrieval)
     ->ArgNames({"B", "K", "D", "brute"})
     ->ArgsProduct({{1024}, {1024, 8192, 65536}, {2, 8, 16, 64}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(bm_fixed_point)
+    ->ArgNames({"K", "D", "method"})
+    ->ArgsProduct({{1000, 10000, 100000}, {2, 8, 64}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(bm_enumerate)

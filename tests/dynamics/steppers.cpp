@@ -296,6 +296,9 @@ TEST_CASE("a steady descent loop allocates nothing", "[dynamics][allocations]") 
                 engram::gradient_descent<double>{.step = 1e-3}, engram::to_string(method));
   count_steps(engram::hybrid_energy<double>(memory, 20.0, 1e-3, 80.0),
               engram::dormand_prince<double>{}, "hybrid dormand-prince");
+  // Exact retrieval maps the states it evaluated last from the kept sums, in place.
+  count_steps(engram::lsr_energy<double>(memory, 20.0, 1e-3), engram::centroid_iteration<double>{},
+              "lsr centroid iteration");
   // DrDAM with omega materialised (regenerating it on demand allocates its tiles).
   engram::distributed_memory<engram::sincos_features, double> tensor(
       engram::random_features<engram::sincos_features, double>(8, 1200, 4.0, 3), xi);

@@ -2,6 +2,7 @@
 // unsupported states, exact retrieval, KD-tree against brute force, and the hybrid energy.
 #include <engram/engram.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -193,6 +194,86 @@ TEMPLATE_TEST_CASE("centroid iteration retrieves within the basin in one step (T
   CHECK((full.steps.array() == 2).all());  // moved once, then stood still
   CHECK(full.states == xi);
   CHECK((full.energies.array() == 0).all());
+}
+
+namespace {
+// LSR counting the fixed-point maps it is asked for: with a support search of their own, and
+// read from the last evaluation.
+using plain_lsr = engram::lsr_energy<double>;
+struct counting_lsr : plain_lsr {
+  using plain_lsr::plain_lsr;
+  mutable int searched = 0, reused = 0;
+  void fixed_point_map(const Eigen::Ref<const Md>& x, Md& out,
+                       Eigen::Matrix<Index, Eigen::Dynamic, 1>& counts, workspace_type& ws) const {
+    ++searched;
+    plain_lsr::fixed_point_map(x, out, counts, ws);
+  }
+  void fixed_point_from_evaluation(const Eigen::Ref<const Md>& x, Md& out,
+                                   Eigen::Matrix<Index, Eigen::Dynamic, 1>& counts,
+                                   const workspace_type& ws) const {
+    ++reused;
+    plain_lsr::fixed_point_from_evaluation(x, out, counts, ws);
+  }
+};
+}  // namespace
+
+TEST_CASE("centroid iteration searches supports once a step, with the same fixed points",
+          "[dynamics][lsr][exact]") {
+  // 40 patterns in [0,1]^3 with radius 0.35: supports of several memories, so the iteration
+  // moves for a few steps. Queries start 0.05 or less from a pattern (never unsupported), the
+  // first coordinate clamped in half of them.
+  const Md xi = uniform(61, 3, 40);
+  const Md queries = xi.leftCols(12) + 0.05 * uniform(62, 3, 12);
+  engram::mask clamp(3, 12);
+  clamp.setConstant(false);
+  clamp.row(0).tail(6).setConstant(true);
+  engram::dense_memory<double> memory(xi);
+  const counting_lsr energy(memory, 2.0 / (0.35 * 0.35));
+
+  // The reference: x <- the map of x, one support search a step, clamped coordinates kept,
+  // each column alone until it stops moving.
+  Md fixed = queries;
+  std::vector<Index> moves(12, 0);
+  {
+    auto ws = energy.make_workspace();
+    Md out;
+    Eigen::Matrix<Index, Eigen::Dynamic, 1> counts;
+    for (Index j = 0; j < 12; ++j)
+      for (int t = 0; t < 50; ++t) {
+        const Md x = fixed.col(j);
+        energy.plain_lsr::fixed_point_map(x, out, counts, ws);
+        REQUIRE(counts(0) > 0);
+        Md next = out;
+        if (j >= 6) next(0, 0) = x(0, 0);
+        if (next == x) break;
+        fixed.col(j) = next;
+        ++moves[std::size_t(j)];
+      }
+  }
+
+  SECTION("every column runs every step: no search of its own") {
+    const auto r = engram::retrieve(energy, queries, engram::centroid_iteration<double>{},
+                                    stop::after(2), {.clamp = clamp});
+    CHECK(energy.reused == 2);
+    CHECK(energy.searched == 0);
+    for (Index j = 0; j < 12; ++j)
+      if (moves[std::size_t(j)] <= 2) CHECK(r.states.col(j) == fixed.col(j));
+  }
+  SECTION("to the fixed point: a search only after columns leave the batch") {
+    const auto r = engram::retrieve(energy, queries, engram::centroid_iteration<double>{},
+                                    stop::fixed_point() || stop::after(50), {.clamp = clamp});
+    REQUIRE(r.all_converged());
+    CHECK(r.states == fixed);  // bit for bit
+    const Index steps = r.steps.maxCoeff();
+    // One map per step; a full search only on the first step after some columns stopped.
+    std::vector<Index> ends(r.steps.data(), r.steps.data() + 12);
+    std::sort(ends.begin(), ends.end());
+    const auto distinct = Index(std::unique(ends.begin(), ends.end()) - ends.begin());
+    CHECK(energy.searched + energy.reused == steps);
+    CHECK(energy.searched <= distinct);
+    CHECK(energy.reused >= steps - distinct);
+    CHECK(std::count(moves.begin(), moves.end(), 0) < 12);  // the iteration did move
+  }
 }
 
 TEST_CASE("states without support are reported, never NaN", "[dynamics][lsr][unsupported]") {

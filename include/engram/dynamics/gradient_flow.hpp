@@ -3,7 +3,10 @@
 // occluded image). E is its Lyapunov energy. It meets energies only through the
 // energy_function concept and owns (or borrows) the energy's workspace, so a descent loop
 // allocates nothing per step. When the energy has a fixed-point map (compact kernels), the flow
-// exposes it with the clamp applied, for centroid_iteration.
+// exposes it with the clamp applied, for centroid_iteration. A step of centroid_iteration maps
+// the states the flow evaluated last: when the energy can read its map from that evaluation
+// (fixed_point_from_evaluation), the flow keeps a copy of the states it evaluated and, finding
+// the same states, maps them without a second support search.
 #pragma once
 
 #include <vector>
@@ -58,6 +61,10 @@ class gradient_flow {
           "the memory of the energy changed (add() or remove()) during the integration; change "
           "a memory only while no retrieval or evaluation uses it");
     energy_->evaluate(x, e, &dxdt, *ws_);
+    if constexpr (maps_from_evaluation) {
+      evaluated_ = x;
+      evaluation_kept_ = true;
+    }
     dxdt = -dxdt;
     mask_columns(cpu{}, free_, dxdt);
   }
@@ -73,7 +80,17 @@ class gradient_flow {
   {
     if (generation() != generation_)
       throw memory_changed("the memory of the energy changed during the integration");
-    energy_->fixed_point_map(x, out, counts, *ws_);
+    if constexpr (maps_from_evaluation) {
+      // Bitwise the same states (a compacted batch has fewer columns): the workspace still
+      // holds their sums over the support.
+      if (evaluation_kept_ && evaluated_.cols() == x.cols() && evaluated_ == x)
+        energy_->fixed_point_from_evaluation(x, out, counts, *ws_);
+      else
+        energy_->fixed_point_map(x, out, counts, *ws_);
+      evaluation_kept_ = false;  // the map's own search, if any, overwrote nothing we keep
+    } else {
+      energy_->fixed_point_map(x, out, counts, *ws_);
+    }
     if (free_.size() == 0) return;
     for (index j = 0; j < x.cols(); ++j) {
       const auto moves = free_.col(free_.cols() == 1 ? 0 : j).array() > scalar_type(0);
@@ -83,6 +100,7 @@ class gradient_flow {
 
   /// Keeps the per-column clamp of the columns still running.
   void compact(const std::vector<index>& keep) {
+    evaluation_kept_ = false;
     if (free_.cols() <= 1) return;
     compact_columns(cpu{}, free_, keep);
     free_.conservativeResize(Eigen::NoChange, index(keep.size()));
@@ -105,12 +123,20 @@ class gradient_flow {
     if (clamp.size() > 0) free_ = (!clamp.array()).template cast<scalar_type>().matrix();
   }
 
+  static constexpr bool maps_from_evaluation =
+      requires(const Energy& en, const matrix<scalar_type>& x, matrix<scalar_type>& o,
+               Eigen::Matrix<index, Eigen::Dynamic, 1>& n, const workspace_type& w) {
+    en.fixed_point_from_evaluation(x, o, n, w);
+  };
+
   const Energy* energy_;
   workspace_type own_{};
   workspace_type* ws_;
   std::uint64_t generation_;
   matrix<scalar_type> free_;
   vector<scalar_type> energies_;
+  matrix<scalar_type> evaluated_;  // the states of the last evaluation (maps_from_evaluation)
+  bool evaluation_kept_ = false;   // the workspace still holds their sums
 };
 
 }  // namespace engram

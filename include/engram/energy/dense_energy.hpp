@@ -21,9 +21,9 @@
 #include "engram/backend/sum_partial.hpp"
 #include "engram/core/backend.hpp"
 #include "engram/core/error.hpp"
+#include "engram/core/params.hpp"
 #include "engram/core/types.hpp"
 #include "engram/energy/dense_finish.hpp"
-#include "engram/core/params.hpp"
 #include "engram/energy/energy_base.hpp"
 #include "engram/kernels/kernel.hpp"
 #include "engram/kernels/scaling.hpp"
@@ -155,7 +155,19 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
                        Eigen::Matrix<index, Eigen::Dynamic, 1>& counts,
                        workspace_type& ws) const requires compact {
     reduce(queries, true, ws);
+    fixed_point_from_evaluation(queries, out, counts, ws);
+  }
+
+  /// The same map without a support search: read from the partial state that the last
+  /// evaluate() of these same queries, with a gradient, left in `ws` (the sums over the
+  /// support it found). The caller vouches for that; gradient_flow does, comparing the states
+  /// it evaluated last with the ones it maps. Bitwise the result of fixed_point_map().
+  void fixed_point_from_evaluation(const Eigen::Ref<const matrix<Scalar>>& queries,
+                                   matrix<Scalar>& out,
+                                   Eigen::Matrix<index, Eigen::Dynamic, 1>& counts,
+                                   const workspace_type& ws) const requires compact {
     const sum_partial<Scalar>& p = ws.partial;
+    ENGRAM_ASSERT(p.count.size() == queries.cols() && p.weighted.cols() == queries.cols());
     counts = p.count;
     out.resize(queries.rows(), queries.cols());
     for (index b = 0; b < queries.cols(); ++b) {

@@ -83,6 +83,14 @@ class hybrid_energy : public detail::hybrid_base<Scalar, Backend> {
                        Eigen::Matrix<index, Eigen::Dynamic, 1>& counts, workspace_type& ws) const {
     lsr().fixed_point_map(queries, out, counts, std::get<0>(ws.terms));
   }
+  /// The same from the LSR term's sums of the last evaluation of these queries (see
+  /// dense_energy::fixed_point_from_evaluation): evaluate() reduces every term, LSR's first.
+  void fixed_point_from_evaluation(const Eigen::Ref<const matrix<Scalar>>& queries,
+                                   matrix<Scalar>& out,
+                                   Eigen::Matrix<index, Eigen::Dynamic, 1>& counts,
+                                   const workspace_type& ws) const {
+    lsr().fixed_point_from_evaluation(queries, out, counts, std::get<0>(ws.terms));
+  }
 
  private:
   // The parameters are checked as a whole before any term is built (the terms' own checks

@@ -79,6 +79,7 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
     visit(b, mu, (queries.col(b) - patterns.col(mu)).squaredNorm());
   };
   const cpu_detail::split sp(batch, count, cpu_tiles{.memory_tile = 512, .query_tile = 64});
+  const Scalar margin = Scalar(8 * (dim + 2)) * std::numeric_limits<Scalar>::epsilon();
   // Fewer query blocks than threads (a small batch): memory chunks collect their candidates
   // apart and are visited afterwards in chunk order, so each column still sees its members
   // ascending and only one thread touches a column at a time.
@@ -98,17 +99,33 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
       const index kc = std::min(sp.mt, k_end - k0);
       auto s = scores.topLeftCorner(kc, bc);
       s.noalias() = patterns.middleCols(k0, kc).transpose() * queries.middleCols(b0, bc);
-      for (index j = 0; j < bc; ++j)
-        for (index i = 0; i < kc; ++i) {
-          const Scalar xi_sq = Scalar(2) * half_sq_norms(k0 + i);
-          const Scalar d2 = x_sq(j) + xi_sq - Scalar(2) * s(i, j);
-          if (d2 < radius_sq + cpu_detail::candidate_margin(dim, x_sq(j), xi_sq, radius_sq)) {
+      // The test d2 < r^2 + margin, with d2 = |x|^2 + |xi|^2 - 2 s and the margin
+      // m (|x|^2 + |xi|^2 + r^2), rearranged so that its per-entry part is one vectorised
+      // pass: (1 - m) |xi|^2 - 2 s < (1 + m) r^2 - (1 - m) |x|^2. m is twice
+      // candidate_margin's bound, for the few roundings the rearranged sums add; a candidate
+      // that is no member is dropped by the exact distance, so the supports are unchanged.
+      // Column by column: a colwise() broadcast would evaluate the norms into a heap temporary.
+      const Scalar keep = Scalar(2) * (Scalar(1) - margin);
+      for (index j = 0; j < bc; ++j) {
+        auto col = s.col(j);
+        col.array() = keep * half_sq_norms.segment(k0, kc).array() - Scalar(2) * col.array();
+        const Scalar bound = (Scalar(1) + margin) * radius_sq - (Scalar(1) - margin) * x_sq(j);
+        const Scalar* v = col.data();
+        // Blocks of 16 entries are tested branch-free; only a block with a candidate is walked.
+        for (index i0 = 0; i0 < kc; i0 += 16) {
+          const index n = std::min<index>(16, kc - i0);
+          bool any = false;
+          for (index i = 0; i < n; ++i) any |= v[i0 + i] < bound;
+          if (!any) continue;
+          for (index i = i0; i < i0 + n; ++i) {
+            if (!(v[i] < bound)) continue;
             if (sp.chunks == 1)
               exact(b0 + j, k0 + i);
             else
               ws.candidate_list(task).emplace_back(b0 + j, k0 + i);
           }
         }
+      }
     }
   });
   if (sp.chunks == 1) return;
