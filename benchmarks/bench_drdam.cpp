@@ -4,6 +4,10 @@
 //   projection omega z and the Jacobian product omega^T u), against those two plain GEMMs of
 //   the same shapes timed in the same binary (vs_gemm = GEMM time / engram time), with omega
 //   materialised or regenerated on demand.
+// bm_on_demand: the price of regenerating omega, at the shapes of the performance targets
+//   (B = 256, Y = 8192, D = 256; a completion batch B = 16, Y = 5e4, D = 784). Evaluations with
+//   omega regenerated and with it materialised alternate in one loop; `on_demand/stored` is the
+//   ratio of their times and `regen/gemm` the extra time over the two GEMMs of the shape.
 // Peak memory is measured, not modelled: this binary interposes malloc and friends and records
 // the high-water mark of live heap bytes during one evaluation (peak_MiB), next to the bytes
 // each policy keeps between evaluations (stored_MiB).
@@ -14,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 
 extern "C" {
@@ -152,8 +157,65 @@ void bm_value_and_gradient(benchmark::State& state) {
   state.SetLabel(state.range(2) ? "on_demand" : "materialised");
 }
 
+void bm_on_demand(benchmark::State& state) {
+  const Eigen::Index b = state.range(0), y = state.range(1), d = state.range(2);
+  const auto uniform = [d](Eigen::Index n, std::uint64_t stream) {
+    Eigen::MatrixXf m(d, n);
+    engram::philox_source(3).fill_uniform(m, stream, 0.f, 1.f / std::sqrt(float(d)));
+    return m;
+  };
+  const Eigen::MatrixXf patterns = uniform(64, 0), queries = uniform(b, 1);
+  using features = engram::random_features<sincos, float>;
+  const engram::distributed_memory<sincos, float> stored(features(d, y, 60.f, 1), patterns);
+  const engram::distributed_memory<sincos, float> regenerated(
+      features(d, y, 60.f, 1, {.storage = engram::omega_storage::on_demand}), patterns);
+  const engram::drdam_energy<sincos, float> e_stored(stored), e_regenerated(regenerated);
+  Eigen::VectorXf e(b);
+  Eigen::MatrixXf g(d, b);
+  auto ws_stored = e_stored.make_workspace();
+  auto ws_regenerated = e_regenerated.make_workspace();
+  e_stored.evaluate(queries, e, &g, ws_stored);
+  e_regenerated.evaluate(queries, e, &g, ws_regenerated);
+
+  const Eigen::MatrixXf omega = stored.features().omega();
+  Eigen::MatrixXf h(y, b), back(d, b);
+  double gemm = 1e300;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = Clock::now();
+    h.noalias() = omega * queries;
+    back.noalias() = omega.transpose() * h;
+    benchmark::DoNotOptimize(back.data());
+    gemm = std::min(gemm, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+
+  double t_stored = 0, t_regenerated = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    e_regenerated.evaluate(queries, e, &g, ws_regenerated);
+    benchmark::DoNotOptimize(g.data());
+    t_regenerated += std::chrono::duration<double>(Clock::now() - t0).count();
+    state.PauseTiming();
+    t0 = Clock::now();
+    e_stored.evaluate(queries, e, &g, ws_stored);
+    benchmark::DoNotOptimize(g.data());
+    t_stored += std::chrono::duration<double>(Clock::now() - t0).count();
+    state.ResumeTiming();
+  }
+  const double n = double(state.iterations());
+  state.counters["stored_ms"] = 1e3 * t_stored / n;
+  state.counters["gemm_ms"] = 1e3 * gemm;
+  state.counters["on_demand/stored"] = t_regenerated / t_stored;
+  state.counters["regen/gemm"] = (t_regenerated - t_stored) / n / gemm;
+}
+
 }  // namespace
 
+BENCHMARK(bm_on_demand)
+    ->ArgNames({"B", "Y", "D"})
+    ->Args({256, 8192, 256})
+    ->Args({16, 50000, 784})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(bm_encode)
     ->ArgNames({"Y", "on_demand"})
     ->ArgsProduct({{4096, 32768}, {0, 1}})

@@ -3,6 +3,7 @@
 // dense LSE memory they approximate.
 #include <engram/engram.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -48,24 +49,35 @@ double mean_kernel_error(Index y, bool orthogonal = false) {
   return e / 4;
 }
 
+/// The median of kernel_error over 25 draws (seeds 1-25): positive maps' errors are heavy-tailed
+/// across draws (one draw in 40 can be ten times the typical one at Y = 64), which a mean of a
+/// few draws follows and a median does not.
+template <class Map>
+double median_kernel_error(Index y) {
+  std::vector<double> e;
+  for (std::uint64_t seed = 1; seed <= 25; ++seed) e.push_back(kernel_error<Map>(y, seed));
+  std::nth_element(e.begin(), e.begin() + 12, e.end());
+  return e[12];
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("random features approximate the Gaussian kernel at rate 1/sqrt(Y)",
                    "[features][drdam]", engram::cos_features, engram::sincos_features,
                    engram::exp_features, engram::exp_exp_features) {
-  const double e64 = mean_kernel_error<TestType>(64), e1024 = mean_kernel_error<TestType>(1024),
-               e16384 = mean_kernel_error<TestType>(16384);
+  const double e64 = median_kernel_error<TestType>(64), e1024 = median_kernel_error<TestType>(1024),
+               e16384 = median_kernel_error<TestType>(16384);
   INFO("errors " << e64 << " " << e1024 << " " << e16384);
-  // Monte Carlo error scales as 1/sqrt(Y): each factor 16 in Y divides it by 4. Trigonometric
-  // features have bounded terms and, averaged over 4 seeds and 900 pairs, a stable ratio:
-  // [2.5, 6.5] allows its sampling spread. Positive (exp) features have log-normal terms with
-  // heavy tails (||z||^2 up to beta = 4 here), so at these Y their measured ratios run 2.2-3.1:
-  // at least 1.8 is required, and a looser final error.
+  // Monte Carlo error scales as 1/sqrt(Y): each factor 16 in Y divides it by 4. The ratios of
+  // medians over 25 draws, measured on five disjoint sets of 25 seeds and both normal draws:
+  // trigonometric features (bounded terms) 3.3-4.9 and 3.0-4.8, inside [2.5, 6.5]. Positive
+  // (exp) features have log-normal terms with heavy tails (||z||^2 up to beta = 4 here) and are
+  // not yet in the 1/sqrt(Y) regime at Y = 64: 1.8-3.3 from 64 to 1024, then 2.3-4.3; a bias
+  // would flatten the curve toward 1. Required: 1.5 and 1.8 for them, and a looser final error.
   constexpr bool positive = TestType::exponential;
-  const double low = positive ? 1.8 : 2.5;
-  CHECK(e64 / e1024 > low);
+  CHECK(e64 / e1024 > (positive ? 1.5 : 2.5));
   CHECK(e64 / e1024 < 6.5);
-  CHECK(e1024 / e16384 > low);
+  CHECK(e1024 / e16384 > (positive ? 1.8 : 2.5));
   CHECK(e1024 / e16384 < 6.5);
   CHECK(e16384 < (positive ? 0.05 : 0.02));
 }

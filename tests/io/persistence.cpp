@@ -234,7 +234,7 @@ TEST_CASE("memory files have the documented little-endian layout", "[io][persist
   CHECK(std::string(reinterpret_cast<const char*>(&t[24])) == "exp_exp");
   CHECK(t[16] == 2);  // distributed_memory
   CHECK(t[19] == 1);  // drawn from a seed
-  CHECK(t[20] == 3);  // orthogonal, on demand
+  CHECK(t[20] == 7);  // orthogonal, on demand, the float draw
   CHECK(t[21] == 0);  // no readout tensor R
   const io::memory_file_header h = io::read_memory_file_header(dir.path / "tensor.engram");
   CHECK(h.version == 1);
@@ -244,6 +244,7 @@ TEST_CASE("memory files have the documented little-endian layout", "[io][persist
   CHECK(h.projection == io::memory_projection::seeded);
   CHECK(h.orthogonal);
   CHECK(h.on_demand);
+  CHECK(h.float_draw);
   CHECK(h.dim == 5);
   CHECK(h.patterns == 4);
   CHECK(h.directions == 96);
@@ -252,6 +253,52 @@ TEST_CASE("memory files have the documented little-endian layout", "[io][persist
   CHECK(h.seed == 77);
   CHECK(h.params == io::memory_params::none);
   CHECK(h.payload_bytes == (1 + 192) * 8);  // beta and T
+}
+
+TEST_CASE("a drawn projection's normal draw is in the file, and files from before load as before",
+          "[io][persistence][drdam]") {
+  temp_dir dir("draw");
+  using memory_type = engram::distributed_memory<engram::cos_features, double>;
+  using features = engram::random_features<engram::cos_features, double>;
+  const engram::matrix<double> xi = uniform<double>(50, 4, 3, 0.0, 0.4);
+  // A map drawn with double Box-Muller pairs, as every drawn map was before the float draw:
+  // its file has bit 2 of byte 20 clear, byte for byte a file of then, and loads with the
+  // same directions (the double stream's entry a D + d at (a, d)).
+  const features old_map(4, 40, 2.0, 51, {.draw = engram::normal_draw::double_box_muller});
+  io::save_memory(dir.path / "old.engram", memory_type(old_map, xi));
+  std::vector<unsigned char> b = read_bytes(dir.path / "old.engram");
+  CHECK(b[20] == 0);
+  const auto old_loaded = io::load_memory<memory_type>(dir.path / "old.engram");
+  CHECK(old_loaded.features().options().draw == engram::normal_draw::double_box_muller);
+  CHECK(same_bits(old_loaded.features().omega(), old_map.omega()));
+  CHECK(old_loaded.features().omega()(5, 2) == engram::philox_source(51).normal<double>(0, 22));
+  // The default float draw sets it, and loads as the float draw.
+  io::save_memory(dir.path / "new.engram", memory_type(features(4, 40, 2.0, 51), xi));
+  b = read_bytes(dir.path / "new.engram");
+  CHECK(b[20] == 4);
+  const auto new_loaded = io::load_memory<memory_type>(dir.path / "new.engram");
+  CHECK(new_loaded.features().options().draw == engram::normal_draw::float_box_muller);
+  CHECK(same_bits(new_loaded.features().omega(), features(4, 40, 2.0, 51).omega()));
+  CHECK_FALSE(new_loaded.features().omega() == old_map.omega());
+  // A flag bit beyond the three known is refused, as is any flag on a user's projection.
+  const fs::path bad = dir.path / "bad.engram";
+  b[20] = 8 | 4;
+  reseal(b);
+  write_bytes(bad, b);
+  REQUIRE_THROWS_AS(io::load_memory<memory_type>(bad), engram::parse_error);
+  REQUIRE_THROWS_WITH(io::load_memory<memory_type>(bad),
+                      Contains(bad.string()) && Contains("unknown projection flags code 12"));
+  io::save_memory(bad, memory_type(features(engram::gaussian_projection<double>(
+                                                old_map.omega(), engram::vector<double>()),
+                                            2.0),
+                                   xi));
+  b = read_bytes(bad);
+  CHECK(b[20] == 0);
+  b[20] = 4;
+  reseal(b);
+  write_bytes(bad, b);
+  REQUIRE_THROWS_WITH(io::load_memory<memory_type>(bad),
+                      Contains("a projection given by the user with a seed or drawing flags"));
 }
 
 TEST_CASE("distributed memories round trip with bitwise equal DrDAM energies",

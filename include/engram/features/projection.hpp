@@ -31,11 +31,19 @@ struct feature_options {
   bool orthogonal = false;
   omega_storage storage = omega_storage::materialised;
   index tile = 512;  ///< rows of omega per streamed tile
+  /// How the normals of a drawn omega come from the seed's Philox blocks: float Box-Muller pairs
+  /// (vectorised, the same directions in float and double), or double ones (maps and memory
+  /// files made before the float draw).
+  normal_draw draw = normal_draw::float_box_muller;
 
   void validate() const {
     if (tile < 1)
       throw invalid_argument(
           detail::message("feature_options.tile is ", tile, "; it must be >= 1"));
+    if (draw != normal_draw::float_box_muller && draw != normal_draw::double_box_muller)
+      throw invalid_argument(detail::message("feature_options.draw is ", int(draw),
+                                             "; it must be float_box_muller (1) or "
+                                             "double_box_muller (0)"));
   }
 };
 
@@ -58,7 +66,7 @@ class gaussian_projection {
     options_.validate();
     if (options_.orthogonal && options_.storage == omega_storage::on_demand)
       options_.tile = std::max<index>(1, (options_.tile + dim - 1) / dim) * dim;  // whole blocks
-    if (options_.storage == omega_storage::materialised) generate(0, count, omega_);
+    if (options_.storage == omega_storage::materialised) generate(0, count, directions_);
     bias_.resize(count);
     const philox_source rng(seed_);
     for (index a = 0; a < count; ++a)
@@ -69,13 +77,14 @@ class gaussian_projection {
   /// map; empty for zeros). Both are stored.
   gaussian_projection(const Eigen::Ref<const matrix<Scalar>>& omega,
                       const Eigen::Ref<const vector<Scalar>>& bias, index tile = 512)
-      : dim_(omega.cols()), count_(omega.rows()), seed_(0), user_(true), omega_(omega) {
+      : dim_(omega.cols()), count_(omega.rows()), seed_(0), user_(true) {
     options_.tile = tile;
     options_.validate();
     if (omega.rows() < 1 || omega.cols() < 1)
       throw dimension_mismatch(detail::message("omega is ", omega.rows(), " x ", omega.cols(),
                                                "; it must be Y x D with Y, D >= 1"));
     require_finite("omega", omega);
+    directions_ = omega.transpose();
     if (bias.size() != 0 && bias.size() != omega.rows())
       throw dimension_mismatch(detail::message("bias has ", bias.size(), " entries; omega has ",
                                                omega.rows(), " rows (Y)"));
@@ -92,48 +101,47 @@ class gaussian_projection {
   const vector<Scalar>& bias() const { return bias_; }
   /// Bytes kept for omega and the phases.
   std::size_t stored_bytes() const {
-    return sizeof(Scalar) * std::size_t(omega_.size() + bias_.size());
+    return sizeof(Scalar) * std::size_t(directions_.size() + bias_.size());
   }
 
-  /// Rows [first, first + n) of omega: a view of the stored matrix, else generated into
-  /// `scratch`.
-  Eigen::Ref<const matrix<Scalar>> rows(index first, index n, matrix<Scalar>& scratch) const {
-    if (omega_.size() > 0) return omega_.middleRows(first, n);
+  /// Directions [first, first + n) as the columns of a D x n block (rows of omega, transposed:
+  /// each direction's D numbers contiguous, in the order the stream draws them): a view of the
+  /// stored matrix, else generated into `scratch`, a buffer that only grows.
+  Eigen::Ref<const matrix<Scalar>> directions(index first, index n, matrix<Scalar>& scratch) const {
+    if (directions_.size() > 0) return directions_.middleCols(first, n);
     generate(first, n, scratch);
-    return scratch;
+    return scratch.leftCols(n);
   }
   /// All of omega, Y x D.
   matrix<Scalar> omega() const {
     matrix<Scalar> scratch;
-    return rows(0, count_, scratch);
+    return directions(0, count_, scratch).transpose();
   }
 
  private:
   static constexpr std::uint64_t omega_stream = 0, norm_stream = 1, bias_stream = 2;
 
+  /// Directions [first, first + n) as the columns of out (D x n, a buffer that only grows).
   void generate(index first, index n, matrix<Scalar>& out) const {
     const philox_source rng(seed_);
-    out.resize(n, dim_);
+    if (out.rows() != dim_ || out.cols() < n) out.resize(dim_, std::max(n, out.cols()));
     if (!options_.orthogonal) {
-      const std::uint64_t begin = std::uint64_t(first * dim_);
-      rng.for_each_normal(omega_stream, begin, std::uint64_t((first + n) * dim_),
-                          [&](std::uint64_t e, double z) {
-                            const index k = index(e - begin);
-                            out(k / dim_, k % dim_) = static_cast<Scalar>(z);
-                          });
+      // Entry e = a D + d of the stream is omega_ad: the D x n columns are contiguous.
+      rng.normals(options_.draw, omega_stream, std::uint64_t(first * dim_), std::size_t(n * dim_),
+                  out.data());
       return;
     }
     // Orthogonal blocks of D rows: Q of a Gaussian D x D block, each row scaled by the norm of
     // an independent Gaussian D-vector (chi with D degrees of freedom).
+    matrix<double> g(dim_, dim_);
+    vector<double> z(dim_ * dim_);
     for (index block = first / dim_; block * dim_ < first + n; ++block) {
       const index b0 = block * dim_;
-      matrix<double> g(dim_, dim_);
-      const std::uint64_t begin = std::uint64_t(b0 * dim_);
-      rng.for_each_normal(omega_stream, begin, begin + std::uint64_t(dim_ * dim_),
-                          [&](std::uint64_t e, double z) {
-                            const index k = index(e - begin);
-                            g(k / dim_, k % dim_) = z;
-                          });
+      // Entry k of the block is g(k / D, k % D).
+      rng.normals(options_.draw, omega_stream, std::uint64_t(b0 * dim_), std::size_t(dim_ * dim_),
+                  z.data());
+      g = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+          z.data(), dim_, dim_);
       const Eigen::HouseholderQR<matrix<double>> qr(g);
       matrix<double> q = qr.householderQ();
       // Householder QR fixes the signs of R's diagonal, which biases the signs of Q's columns
@@ -142,10 +150,11 @@ class gaussian_projection {
       for (index k = 0; k < dim_; ++k)
         if (qr.matrixQR()(k, k) < 0) q.col(k) = -q.col(k);
       for (index r = std::max(first, b0); r < std::min(first + n, b0 + dim_); ++r) {
+        rng.normals(options_.draw, norm_stream, std::uint64_t(r * dim_), std::size_t(dim_),
+                    z.data());
         double norm2 = 0;
-        rng.for_each_normal(norm_stream, std::uint64_t(r * dim_), std::uint64_t((r + 1) * dim_),
-                            [&](std::uint64_t, double z) { norm2 += z * z; });
-        out.row(r - first) = (std::sqrt(norm2) * q.col(r - b0)).transpose().template cast<Scalar>();
+        for (index k = 0; k < dim_; ++k) norm2 += z(k) * z(k);
+        out.col(r - first) = (std::sqrt(norm2) * q.col(r - b0)).template cast<Scalar>();
       }
     }
   }
@@ -154,8 +163,9 @@ class gaussian_projection {
   std::uint64_t seed_;
   bool user_ = false;
   feature_options options_{};
-  matrix<Scalar> omega_;  // Y x D when materialised or given, empty on demand
-  vector<Scalar> bias_;   // b_a, used by the cos map
+  matrix<Scalar> directions_;  // omega^T, D x Y (a direction per column) when materialised or
+                               // given, empty on demand
+  vector<Scalar> bias_;        // b_a, used by the cos map
 };
 
 }  // namespace engram

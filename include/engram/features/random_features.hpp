@@ -153,7 +153,7 @@ class random_features {
                       Scalar unused = 0;
                       Map::pullback_shared(h, bias().segment(a0, n), zsq, Scalar(count()), t1, t2,
                                            first, second, u, unused);
-                      f.jt.noalias() += root_beta * (w.transpose() * u);
+                      f.jt.noalias() += root_beta * (w * u);
                     });
     // Exponential maps carry exp(-||z||^2): d/dx adds -2 beta x phi, i.e. -2 beta x s.
     if constexpr (exponential)
@@ -190,7 +190,7 @@ class random_features {
       const auto w2 = w.middleRows(multiplicity == 2 ? count() + a0 : a0, n);
       Map::pullback(h, bias().segment(a0, n), zsq, Scalar(count()), w1, w2, f.first, f.second, f.u,
                     weighted);
-      out.noalias() += root_beta * (om.transpose() * f.u);
+      out.noalias() += root_beta * (om * f.u);
     }
     if constexpr (exponential)
       out -= (2 * beta_) * (x.array().rowwise() * weighted.array()).matrix();
@@ -230,12 +230,12 @@ class random_features {
     return m.topLeftCorner(rows, cols);
   }
   /// h = sqrt(beta) omega_tile x into the top n x B block of f.h (a buffer that only grows);
-  /// returns omega_tile.
+  /// returns the tile's directions, omega_tile^T (D x n).
   template <class X>
   Eigen::Ref<const matrix<Scalar>> compute_h(index a0, index n, const X& x,
                                              feature_scratch<Scalar>& f) const {
-    const auto w = projection_.rows(a0, n, f.omega);
-    buffer(f.h, n, x.cols()).noalias() = std::sqrt(beta_) * (w * x);
+    const auto w = projection_.directions(a0, n, f.omega);
+    buffer(f.h, n, x.cols()).noalias() = std::sqrt(beta_) * (w.transpose() * x);
     return w;
   }
 

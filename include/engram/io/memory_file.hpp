@@ -38,7 +38,8 @@
 //    17     1   scalar: 4 float, 8 double
 //    18     1   parameters: 0 none, 1 dense_params (beta, eps), 2 drdam_params (eps)
 //    19     1   projection: 0 none (dense memory, quadratic map), 1 drawn from a seed, 2 the user's
-//    20     1   projection flags: bit 0 orthogonal, bit 1 on_demand (drawn projections only)
+//    20     1   projection flags (drawn projections only): bit 0 orthogonal, bit 1 on_demand,
+//               bit 2 the float draw (normal_draw::float_box_muller; clear: double_box_muller)
 //    21     1   readout: 0 none, 1 R follows T in the payload (distributed memories only)
 //    22     2   reserved, zero
 //    24    16   feature map name, ASCII, zero-padded ("" for a dense memory)
@@ -62,6 +63,10 @@
 // (after the header's CRC32 and version pass), and never loads it without R. A dense memory
 // with byte 21 set, or a byte 21 above 1, is malformed here too (parse_error naming the
 // readout).
+// Bit 2 of byte 20 came with the float draw, the default since; the format version stayed 1
+// again. Files saved before have it clear and regenerate their double-drawn directions as they
+// always did; a reader from before refuses a file with it set ("unknown projection flags code
+// 4" and up) rather than regenerate other directions than those T was encoded with.
 //
 // Conversion. A file loads as either scalar type (load_options::allow_conversion = false refuses
 // the other one with conversion_error). float -> double is exact. double -> float rounds to
@@ -164,6 +169,7 @@ struct memory_file_header {
   memory_projection projection = memory_projection::none;
   bool orthogonal = false;
   bool on_demand = false;
+  bool float_draw = false;        ///< normal_draw::float_box_muller; else double_box_muller
   std::string feature_map;        ///< "cos", "sincos", "exp", "exp_exp", "quadratic"; "" if dense
   std::uint64_t dim = 0;          ///< D
   std::uint64_t patterns = 0;     ///< K
@@ -362,7 +368,7 @@ inline std::array<unsigned char, header_bytes> encode_header(const memory_file_h
   b[17] = h.scalar_bytes;
   b[18] = std::uint8_t(h.params);
   b[19] = std::uint8_t(h.projection);
-  b[20] = std::uint8_t((h.orthogonal ? 1 : 0) | (h.on_demand ? 2 : 0));
+  b[20] = std::uint8_t((h.orthogonal ? 1 : 0) | (h.on_demand ? 2 : 0) | (h.float_draw ? 4 : 0));
   b[21] = h.readout ? 1 : 0;
   std::copy(h.feature_map.begin(), h.feature_map.end(), b.begin() + 24);
   put_le(&b[40], h.dim, 8);
@@ -389,7 +395,7 @@ inline void check_header_fields(const memory_file_header& h, const std::string& 
                                     {"F", h.tensor_size},
                                     {"the tile", h.tile}})
     if (value > index_limit) throw bad(name, " is ", value, ", more than a matrix can index");
-  const bool flags = h.orthogonal || h.on_demand;
+  const bool flags = h.orthogonal || h.on_demand || h.float_draw;
   if (h.object == memory_object::dense) {
     if (h.readout)
       throw bad("a dense_memory with the readout flag (byte 21) set; only a distributed_memory ",
@@ -464,7 +470,7 @@ inline memory_file_header read_header(std::FILE* in, const std::string& file,
   if (b[17] != 4 && b[17] != 8) throw bad_code("scalar", b[17]);
   if (b[18] > 2) throw bad_code("parameters", b[18]);
   if (b[19] > 2) throw bad_code("projection", b[19]);
-  if (b[20] > 3) throw bad_code("projection flags", b[20]);
+  if (b[20] > 7) throw bad_code("projection flags", b[20]);
   if (b[21] > 1) throw bad_code("readout", b[21]);
   if (b[22] || b[23]) throw bad_code("reserved byte", unsigned(b[22] | b[23]));
   h.object = memory_object(b[16]);
@@ -473,6 +479,7 @@ inline memory_file_header read_header(std::FILE* in, const std::string& file,
   h.projection = memory_projection(b[19]);
   h.orthogonal = b[20] & 1;
   h.on_demand = b[20] & 2;
+  h.float_draw = b[20] & 4;
   h.readout = b[21] == 1;
   std::size_t name_length = 0;
   while (name_length < 16 && b[24 + name_length] != 0) ++name_length;
@@ -816,7 +823,9 @@ memory_and_params<Memory, Params> load_file(const std::filesystem::path& path,
           const feature_options drawn{
               .orthogonal = h.orthogonal,
               .storage = h.on_demand ? omega_storage::on_demand : omega_storage::materialised,
-              .tile = index(h.tile)};
+              .tile = index(h.tile),
+              .draw =
+                  h.float_draw ? normal_draw::float_box_muller : normal_draw::double_box_muller};
           return features_type(dim, index(h.directions), map_beta, h.seed, drawn);
         }
       }();
@@ -1017,6 +1026,7 @@ void save_distributed(const std::filesystem::path& path,
       h.seed = features.seed();
       h.orthogonal = features.options().orthogonal;
       h.on_demand = features.options().storage == omega_storage::on_demand;
+      h.float_draw = features.options().draw == normal_draw::float_box_muller;
     }
   }
   write_file(path, h, [&](payload_writer& out) {

@@ -1,0 +1,154 @@
+// The batched Philox draws behind on-demand random features: counter blocks many at a time
+// (detail::philox_words) and philox_source::normals, in both normal_draw modes. This file is built
+// twice: into engram_tests with the suite's flags (the scalar path) and into engram_native_tests
+// with -march=native (the AVX2 packets where the machine has them), so both paths meet the same
+// checks.
+#include <engram/core/rng.hpp>
+#include <engram/features/random_features.hpp>
+
+#include <Random123/boxmuller.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <vector>
+
+#include "catch.hpp"
+
+using Index = Eigen::Index;
+
+TEST_CASE("batched philox words are Random123's counter blocks", "[core][rng][draws]") {
+  const engram::philox_source rng(0x0123456789abcdefULL);
+  // Runs that cross a wrap of the counter's low word, in a stream above 2^32, of lengths that
+  // leave every remainder of the sixteen-block packets.
+  const std::uint64_t stream = (std::uint64_t(5) << 32) | 3;
+  for (const std::uint64_t first : {std::uint64_t(0), (std::uint64_t(1) << 32) - 11}) {
+    for (const std::size_t n :
+         {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(37)}) {
+      std::vector<std::uint32_t> w0(n), w1(n), w2(n), w3(n);
+      std::uint32_t* const words[4] = {w0.data(), w1.data(), w2.data(), w3.data()};
+      engram::detail::philox_words({{0x89abcdefu, 0x01234567u}}, stream, first, n, words);
+      int mismatches = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto b = rng.block(stream, first + i);
+        mismatches += b[0] != w0[i] || b[1] != w1[i] || b[2] != w2[i] || b[3] != w3[i];
+      }
+      CHECK(mismatches == 0);
+    }
+  }
+}
+
+TEST_CASE("double Box-Muller runs are normal<double>, bit for bit", "[core][rng][draws]") {
+  const engram::philox_source rng(77);
+  std::vector<double> z(1001);
+  std::vector<float> rounded(1001);
+  // Starts on the second number of a pair.
+  rng.normals(engram::normal_draw::double_box_muller, 3, 7, z.size(), z.data());
+  rng.normals(engram::normal_draw::double_box_muller, 3, 7, rounded.size(), rounded.data());
+  int mismatches = 0;
+  for (std::size_t i = 0; i < z.size(); ++i)
+    mismatches += z[i] != rng.normal<double>(3, 7 + i) || rounded[i] != float(z[i]);
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("float normals are the Box-Muller pairs of each block's words", "[core][rng][draws]") {
+  const engram::philox_source rng(20261201);
+  const std::size_t n = 1 << 18;
+  std::vector<float> z(n);
+  std::vector<double> widened(n);
+  rng.normals(engram::normal_draw::float_box_muller, 5, 3, n, z.data());
+  rng.normals(engram::normal_draw::float_box_muller, 5, 3, n, widened.data());
+  CHECK(std::equal(z.begin(), z.end(), widened.begin()));  // exactly the float numbers
+  // Entry e is number (e & 1) of pair (e >> 1) & 1 of block e >> 2, from the uniforms of
+  // Random123's uneg11<float> and u01<float>: the same formula evaluated here in double.
+  // Cephes' float log and sine/cosine polynomials are within 1-2 ulp, the products add three
+  // roundings: the error is a few units of 2^-24 r (r the pair's radius, 1 when below 1);
+  // measured 3.2, so 8 leaves room and still catches a wrong coefficient or quadrant.
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t e = 3 + i;
+    const auto w = rng.block(5, e >> 2);
+    const int pair = int(e >> 1) & 1;
+    const float a = r123::uneg11<float>(w[2 * pair]);
+    const float u = r123::u01<float>(w[2 * pair + 1]);
+    const double r = std::sqrt(-2.0 * std::log(double(u)));
+    const double angle = std::numbers::pi * double(a);
+    const double expected = (e & 1) ? r * std::cos(angle) : r * std::sin(angle);
+    worst = std::max(worst, std::abs(double(z[i]) - expected) / (std::max(r, 1.0) * 0x1p-24));
+  }
+  CHECK(worst < 8);
+
+  // Moments at n = 2^18: the mean's standard error is 1/sqrt(n) = 2e-3, the variance's
+  // sqrt(2/n) = 2.8e-3, the fourth moment's sqrt(96/n) = 1.9e-2; 5 standard errors.
+  double mean = 0, second = 0, fourth = 0;
+  for (const float v : z) {
+    mean += v;
+    second += double(v) * v;
+    fourth += double(v) * v * v * v;
+  }
+  mean /= double(n);
+  second /= double(n);
+  fourth /= double(n);
+  CHECK(std::abs(mean) < 0.01);
+  CHECK(std::abs(second - 1) < 0.014);
+  CHECK(std::abs(fourth - 3) < 0.1);
+}
+
+TEST_CASE("runs of normals do not depend on where they start or end", "[core][rng][draws]") {
+  // Packets and the scalar tail must round alike: the same entry drawn inside a packet by one
+  // call and in the tail by another is the same number.
+  const engram::philox_source rng(9);
+  const std::size_t n = 3001;
+  for (const auto draw :
+       {engram::normal_draw::float_box_muller, engram::normal_draw::double_box_muller}) {
+    std::vector<float> whole(n), pieces(n);
+    rng.normals(draw, 2, 0, n, whole.data());
+    std::size_t at = 0;
+    for (std::size_t step = 1; at < n; step = step * 3 + 1) {
+      const std::size_t len = std::min(step, n - at);
+      rng.normals(draw, 2, at, len, pieces.data() + at);
+      at += len;
+    }
+    CHECK(whole == pieces);
+  }
+}
+
+TEST_CASE("float omega regenerated tile by tile is the stored omega", "[core][rng][draws]") {
+  // D = 7 and tiles of 9 directions start runs at every offset modulo the block's four numbers.
+  const engram::random_features<engram::sincos_features, float> stored(7, 100, 2.f, 31);
+  const engram::random_features<engram::sincos_features, float> regenerated(
+      7, 100, 2.f, 31, {.storage = engram::omega_storage::on_demand, .tile = 9});
+  CHECK(stored.omega() == regenerated.omega());
+  // omega is entry a D + d of the stream at (a, d).
+  const engram::philox_source rng(31);
+  std::vector<float> z(7 * 100);
+  rng.normals(engram::normal_draw::float_box_muller, 0, 0, z.size(), z.data());
+  const Eigen::MatrixXf expected =
+      Eigen::Map<const Eigen::Matrix<float, 100, 7, Eigen::RowMajor>>(z.data());
+  CHECK(stored.omega() == expected);
+  // The same directions project the same way whichever way they are held.
+  const Eigen::MatrixXf x = Eigen::MatrixXf::Constant(7, 3, 0.1f);
+  const Eigen::VectorXf t = Eigen::VectorXf::LinSpaced(stored.size(), -1.f, 1.f);
+  Eigen::VectorXf s1(3), s2(3);
+  Eigen::MatrixXf g1, g2;
+  stored.project(x, t, s1, &g1);
+  regenerated.project(x, t, s2, &g2);
+  // Tiles of 9 rather than 512 only regroup the float sums of F = 200 terms |t_a phi_a(x)|
+  // <= 1 / sqrt(100): within F eps sum |terms| = 200 x 2^-24 x 20 = 2.4e-4; the gradient's
+  // terms carry sqrt(beta) |omega_ad| < 6 more.
+  CHECK((s1 - s2).cwiseAbs().maxCoeff() < 2.4e-4f);
+  CHECK((g1 - g2).cwiseAbs().maxCoeff() < 1.5e-3f);
+
+  // A double map of the same seed holds the same directions, widened; the double draw rounds
+  // its own directions into a float map.
+  const engram::random_features<engram::sincos_features, double> wide(7, 100, 2.0, 31);
+  CHECK(wide.omega() == stored.omega().cast<double>());
+  const engram::feature_options old_draw{.draw = engram::normal_draw::double_box_muller};
+  const engram::random_features<engram::sincos_features, double> old_wide(7, 100, 2.0, 31,
+                                                                          old_draw);
+  const engram::random_features<engram::sincos_features, float> old_narrow(7, 100, 2.f, 31,
+                                                                           old_draw);
+  CHECK(old_narrow.omega() == old_wide.omega().cast<float>());
+  CHECK(old_wide.omega()(3, 4) == rng.normal<double>(0, 3 * 7 + 4));
+}
