@@ -8,6 +8,9 @@
 //   (B = 256, Y = 8192, D = 256; a completion batch B = 16, Y = 5e4, D = 784). Evaluations with
 //   omega regenerated and with it materialised alternate in one loop; `on_demand/stored` is the
 //   ratio of their times and `regen/gemm` the extra time over the two GEMMs of the shape.
+// bm_sincos_map: the sincos map's formula alone on one Y x B block of h = sqrt(beta) omega x
+//   (its sine and cosine, scaled by 1/sqrt(Y)), against the same formula written with Eigen's
+//   sin() and cos() in the same binary (vs_eigen = Eigen's time / engram's).
 // Peak memory is measured, not modelled: this binary interposes malloc and friends and records
 // the high-water mark of live heap bytes during one evaluation (peak_MiB), next to the bytes
 // each policy keeps between evaluations (stored_MiB).
@@ -94,6 +97,21 @@ Eigen::MatrixXf data(Eigen::Index n, std::uint64_t stream) {
   return m;
 }
 
+/// The two GEMMs of an evaluation (omega x, then omega^T of the result) on the same shapes,
+/// best of three, in seconds.
+double gemm_pair_seconds(const Eigen::MatrixXf& omega, const Eigen::MatrixXf& queries) {
+  Eigen::MatrixXf h(omega.rows(), queries.cols()), back(omega.cols(), queries.cols());
+  double best = 1e300;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = Clock::now();
+    h.noalias() = omega * queries;
+    back.noalias() = omega.transpose() * h;
+    benchmark::DoNotOptimize(back.data());
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return best;
+}
+
 void bm_encode(benchmark::State& state) {
   const Eigen::Index y = state.range(0), k = 256;
   const Eigen::MatrixXf patterns = data(k, 0);
@@ -128,17 +146,7 @@ void bm_value_and_gradient(benchmark::State& state) {
   auto workspace = energy.make_workspace();
   energy.evaluate(queries, e, &g, workspace);  // warm the workspace
 
-  // The two GEMMs of an evaluation on the same shapes, best of three.
-  const Eigen::MatrixXf omega = memory.features().omega();
-  Eigen::MatrixXf h(y, b), back(dim, b);
-  double gemm = 1e300;
-  for (int r = 0; r < 3; ++r) {
-    const auto t0 = Clock::now();
-    h.noalias() = omega * queries;
-    back.noalias() = omega.transpose() * h;
-    benchmark::DoNotOptimize(back.data());
-    gemm = std::min(gemm, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
+  const double gemm = gemm_pair_seconds(memory.features().omega(), queries);
 
   high = live.load();
   const long long before = live.load();
@@ -177,16 +185,7 @@ void bm_on_demand(benchmark::State& state) {
   e_stored.evaluate(queries, e, &g, ws_stored);
   e_regenerated.evaluate(queries, e, &g, ws_regenerated);
 
-  const Eigen::MatrixXf omega = stored.features().omega();
-  Eigen::MatrixXf h(y, b), back(d, b);
-  double gemm = 1e300;
-  for (int r = 0; r < 3; ++r) {
-    const auto t0 = Clock::now();
-    h.noalias() = omega * queries;
-    back.noalias() = omega.transpose() * h;
-    benchmark::DoNotOptimize(back.data());
-    gemm = std::min(gemm, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
+  const double gemm = gemm_pair_seconds(stored.features().omega(), queries);
 
   double t_stored = 0, t_regenerated = 0;
   for (auto _ : state) {
@@ -208,8 +207,41 @@ void bm_on_demand(benchmark::State& state) {
   state.counters["regen/gemm"] = (t_regenerated - t_stored) / n / gemm;
 }
 
+void bm_sincos_map(benchmark::State& state) {
+  const Eigen::Index b = state.range(0), y = state.range(1);
+  // h_a = <omega_a, sqrt(beta) x>: normal with variance beta ||x||^2, here about 20.
+  Eigen::MatrixXf h(y, b), first(y, b), second(y, b);
+  engram::philox_source(5).fill_normal(h, 0);
+  h *= std::sqrt(20.f);
+  const Eigen::VectorXf bias = Eigen::VectorXf::Zero(y);
+  const Eigen::RowVectorXf zsq = Eigen::RowVectorXf::Zero(b);
+  const float c = 1 / std::sqrt(float(y));
+  double eigen = 1e300;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = Clock::now();
+    first = c * h.array().cos().matrix();
+    second = c * h.array().sin().matrix();
+    benchmark::DoNotOptimize(second.data());
+    eigen = std::min(eigen, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  const auto t0 = Clock::now();
+  for (auto _ : state) {
+    sincos::phi(h, bias, zsq, float(y), first, second);
+    benchmark::DoNotOptimize(second.data());
+  }
+  const double per =
+      std::chrono::duration<double>(Clock::now() - t0).count() / double(state.iterations());
+  state.counters["ns/element"] = 1e9 * per / double(b * y);
+  state.counters["vs_eigen"] = eigen / per;
+}
+
 }  // namespace
 
+BENCHMARK(bm_sincos_map)
+    ->ArgNames({"B", "Y"})
+    ->Args({256, 8192})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(bm_on_demand)
     ->ArgNames({"B", "Y", "D"})
     ->Args({256, 8192, 256})

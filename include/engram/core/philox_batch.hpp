@@ -5,17 +5,16 @@
 // counter words 0 and 2 by M0 and M1, exchanges the halves of the products with words 1 and 3
 // and the key bumped r times by the Weyl constants W0 and W1 (Random123's philox.h).
 // float_box_muller turns pairs of words into normals with the log and the sine and cosine of
-// pi a written here (Cephes' float polynomials), the same operations in the AVX2 packets and
-// in the scalar loop: builds for one instruction set draw bitwise the same numbers; the FMA
-// contractions of another can move the last bits.
+// pi a of simd_math.hpp, in packets and in the scalar tail alike.
 #pragma once
 
 #include <Random123/philox.h>
 
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+
+#include "engram/core/simd_math.hpp"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -101,69 +100,6 @@ inline void philox_words(const r123::Philox4x32::key_type& key, std::uint64_t st
   }
 }
 
-/// a b + c, fused where the target has FMA: the scalar tail then rounds as the packets do.
-inline float fused(float a, float b, float c) {
-#if defined(__FMA__)
-  return std::fma(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
-
-/// log(u) for u in (0, 1] (normal numbers): Cephes' logf. u = m 2^e with m in [sqrt(1/2),
-/// sqrt(2)), x = m - 1, log u = x - x^2 / 2 + x^3 P(x) + e log 2, log 2 split in two parts.
-/// Each multiply-add is fused() or a lone product, never left for the compiler to contract.
-inline float log_unit(float u) {
-  const std::uint32_t bits = std::bit_cast<std::uint32_t>(u);
-  int e = int(bits >> 23) - 126;
-  float m = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f000000u);  // in [1/2, 1)
-  if (m < 0.707106781186547524f) {
-    e -= 1;
-    m = m + m;
-  }
-  const float x = m - 1.f, z = x * x, fe = float(e);
-  float p = 7.0376836292e-2f;
-  p = fused(p, x, -1.1514610310e-1f);
-  p = fused(p, x, 1.1676998740e-1f);
-  p = fused(p, x, -1.2420140846e-1f);
-  p = fused(p, x, 1.4249322787e-1f);
-  p = fused(p, x, -1.6668057665e-1f);
-  p = fused(p, x, 2.0000714765e-1f);
-  p = fused(p, x, -2.4999993993e-1f);
-  p = fused(p, x, 3.3333331174e-1f);
-  const float px = p * x;
-  float y = px * z;
-  y = fused(-2.12194440e-4f, fe, y);
-  y = fused(-0.5f, z, y);
-  const float xy = x + y;
-  return fused(0.693359375f, fe, xy);
-}
-
-/// sin(pi a) and cos(pi a) for a in [-1, 1]: a = t + q / 2 with q = round(2 a) (t exact),
-/// Cephes' sinf and cosf polynomials on pi t in [-pi/4, pi/4], then the quadrant q mod 4.
-inline void sincospi_unit(float a, float& sine, float& cosine) {
-  // Round to nearest even by the float adder: 1.5 2^23 leaves no fraction bits to |2a| <= 2.
-  const float shifted = (a + a) + 12582912.f;
-  const float q = shifted - 12582912.f;
-  const float t = fused(-0.5f, q, a);
-  const float x = t * 3.14159265358979f, z = x * x;
-  float ps = -1.9515295891e-4f;
-  ps = fused(ps, z, 8.3321608736e-3f);
-  ps = fused(ps, z, -1.6666654611e-1f);
-  const float psz = ps * z;
-  const float s = fused(psz, x, x);
-  float pc = 2.443315711809948e-5f;
-  pc = fused(pc, z, -1.388731625493765e-3f);
-  pc = fused(pc, z, 4.166664568298827e-2f);
-  const float pcz = pc * z;
-  const float c = fused(pcz, z, fused(-0.5f, z, 1.f));
-  const int m = int(q) & 3;
-  sine = (m & 1) ? c : s;
-  cosine = (m & 1) ? s : c;
-  if (m & 2) sine = -sine;
-  if ((m + 1) & 2) cosine = -cosine;
-}
-
 /// For i < m: r = sqrt(-2 log u01(radius[i])), a = uneg11(angle[i]); sine[i] = r sin(pi a),
 /// cosine[i] = r cos(pi a), the float Box-Muller pair of r123::boxmuller(angle[i], radius[i]).
 /// The uniforms are Random123's uneg11<float> and u01<float>, bit for bit: an int-to-float
@@ -172,8 +108,8 @@ inline void float_box_muller(std::size_t m, const std::uint32_t* angle, const st
                              float* sine, float* cosine) {
   std::size_t i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-  const auto splat = [](float v) { return _mm256_set1_ps(v); };
-  const auto fma = [](__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); };
+  using packet::fma;
+  using packet::splat;
   const __m256i low16 = _mm256_set1_epi32(0xffff);
   for (; i + 8 <= m; i += 8) {
     const __m256i wa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(angle + i));
@@ -184,52 +120,9 @@ inline void float_box_muller(std::size_t m, const std::uint32_t* angle, const st
         _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(wr, 16)), splat(65536.f)),
                       _mm256_cvtepi32_ps(_mm256_and_si256(wr, low16)));
     const __m256 u = fma(wf, splat(0x1p-32f), splat(0x1p-33f));
-    // log u
-    const __m256i bits = _mm256_castps_si256(u);
-    __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126));
-    __m256 mant = _mm256_castsi256_ps(_mm256_or_si256(
-        _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));
-    const __m256 small = _mm256_cmp_ps(mant, splat(0.707106781186547524f), _CMP_LT_OQ);
-    e = _mm256_add_epi32(e, _mm256_castps_si256(small));  // -1 where small
-    mant = _mm256_add_ps(mant, _mm256_and_ps(small, mant));
-    const __m256 x = _mm256_sub_ps(mant, splat(1.f)), z = _mm256_mul_ps(x, x);
-    const __m256 fe = _mm256_cvtepi32_ps(e);
-    __m256 p = splat(7.0376836292e-2f);
-    p = fma(p, x, splat(-1.1514610310e-1f));
-    p = fma(p, x, splat(1.1676998740e-1f));
-    p = fma(p, x, splat(-1.2420140846e-1f));
-    p = fma(p, x, splat(1.4249322787e-1f));
-    p = fma(p, x, splat(-1.6668057665e-1f));
-    p = fma(p, x, splat(2.0000714765e-1f));
-    p = fma(p, x, splat(-2.4999993993e-1f));
-    p = fma(p, x, splat(3.3333331174e-1f));
-    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, x), z);
-    y = fma(splat(-2.12194440e-4f), fe, y);
-    y = fma(splat(-0.5f), z, y);
-    const __m256 log_u = fma(splat(0.693359375f), fe, _mm256_add_ps(x, y));
-    const __m256 r = _mm256_sqrt_ps(_mm256_mul_ps(splat(-2.f), log_u));
-    // sin and cos of pi a
-    const __m256 q =
-        _mm256_round_ps(_mm256_add_ps(a, a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 xs = _mm256_mul_ps(fma(splat(-0.5f), q, a), splat(3.14159265358979f));
-    const __m256 zs = _mm256_mul_ps(xs, xs);
-    __m256 ps = splat(-1.9515295891e-4f);
-    ps = fma(ps, zs, splat(8.3321608736e-3f));
-    ps = fma(ps, zs, splat(-1.6666654611e-1f));
-    const __m256 s = fma(_mm256_mul_ps(ps, zs), xs, xs);
-    __m256 pc = splat(2.443315711809948e-5f);
-    pc = fma(pc, zs, splat(-1.388731625493765e-3f));
-    pc = fma(pc, zs, splat(4.166664568298827e-2f));
-    const __m256 c = fma(_mm256_mul_ps(pc, zs), zs, fma(splat(-0.5f), zs, splat(1.f)));
-    const __m256i qi = _mm256_cvtps_epi32(q);
-    const __m256 odd = _mm256_castsi256_ps(
-        _mm256_cmpeq_epi32(_mm256_and_si256(qi, _mm256_set1_epi32(1)), _mm256_set1_epi32(1)));
-    const __m256 sign_s =
-        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(qi, _mm256_set1_epi32(2)), 30));
-    const __m256 sign_c = _mm256_castsi256_ps(_mm256_slli_epi32(
-        _mm256_and_si256(_mm256_add_epi32(qi, _mm256_set1_epi32(1)), _mm256_set1_epi32(2)), 30));
-    const __m256 sin_pi = _mm256_xor_ps(_mm256_blendv_ps(s, c, odd), sign_s);
-    const __m256 cos_pi = _mm256_xor_ps(_mm256_blendv_ps(c, s, odd), sign_c);
+    const __m256 r = _mm256_sqrt_ps(_mm256_mul_ps(splat(-2.f), packet::log_unit(u)));
+    __m256 sin_pi, cos_pi;
+    packet::sincospi_unit(a, sin_pi, cos_pi);
     _mm256_storeu_ps(sine + i, _mm256_mul_ps(r, sin_pi));
     _mm256_storeu_ps(cosine + i, _mm256_mul_ps(r, cos_pi));
   }

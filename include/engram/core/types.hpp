@@ -7,6 +7,7 @@
 #include <cassert>
 #include <concepts>
 #include <cstdint>
+#include <type_traits>
 
 #if defined(NDEBUG)
 #define ENGRAM_ASSERT(condition) ((void)0)
@@ -36,5 +37,12 @@ template <class Scalar>
 using matrix_cref = Eigen::Ref<const matrix<Scalar>>;
 template <class Scalar>
 using vector_cref = Eigen::Ref<const vector<Scalar>>;
+
+/// Eigen objects (blocks, maps, matrices) whose columns are contiguous arrays in memory, for
+/// kernels that take a column's data() and length.
+template <class X>
+concept contiguous_columns =
+    !std::remove_cvref_t<X>::IsRowMajor && std::remove_cvref_t<X>::InnerStrideAtCompileTime == 1 &&
+    bool(Eigen::internal::traits<std::remove_cvref_t<X>>::Flags & Eigen::DirectAccessBit);
 
 }  // namespace engram

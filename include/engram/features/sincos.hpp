@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 
+#include "engram/core/simd_math.hpp"
 #include "engram/core/types.hpp"
 
 namespace engram {
@@ -17,6 +19,17 @@ struct sincos_features {
   template <class Scalar, class H, class Bias, class Zsq, class First, class Second>
   static void phi(const H& h, const Bias&, const Zsq&, Scalar y, First&& first, Second&& second) {
     const Scalar c = 1 / std::sqrt(y);
+#if defined(__AVX2__) && defined(__FMA__)
+    // In float on AVX2, sine and cosine in one pass with one range reduction (detail::sincos),
+    // a column at a time; Eigen's sin() and cos() reduce the argument once each.
+    if constexpr (std::is_same_v<Scalar, float> && contiguous_columns<H> &&
+                  contiguous_columns<First> && contiguous_columns<Second>) {
+      for (index j = 0; j < h.cols(); ++j)
+        detail::sincos(std::size_t(h.rows()), h.col(j).data(), c, second.col(j).data(),
+                       first.col(j).data());
+      return;
+    }
+#endif
     first = c * h.array().cos().matrix();
     second = c * h.array().sin().matrix();
   }
