@@ -189,6 +189,9 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
   engram::dense_memory<double> memory(xi);
   engram::lse_energy<double> whole(memory, 7.0), tiled(memory, 7.0);
   tiled.set_tiles({.memory_tile = 4, .query_tile = 3});
+  // A refused policy leaves the energy's tiles as they were.
+  CHECK_THROWS_AS(tiled.set_tiles({.memory_tile = 0, .query_tile = 3}), engram::invalid_argument);
+  CHECK(tiled.tiles().memory_tile == 4);
   const auto [e1, g1] = whole.value_and_gradient(x);
   const auto [e2, g2] = tiled.value_and_gradient(x);
   // Different summation orders: a few ulps of the O(1) values (double ulp 2.2e-16).

@@ -203,6 +203,16 @@ TEST_CASE("every public entry point answers bad input with a typed error naming 
        }},
       {"drdam_gradient_bound(C1 = -1)", kind::invalid, "C1",
        [] { engram::drdam_gradient_bound(-1.0, 10, 1.0, 0.0, 4, 16); }},
+      {"set_tiles(memory_tile = 0)", kind::invalid, "memory_tile is 0",
+       [&] {
+         auto e = lse;
+         e.set_tiles({.memory_tile = 0, .query_tile = 64});
+       }},
+      {"set_tiles(query_tile = -3)", kind::invalid, "query_tile -3",
+       [&] {
+         auto e = lse;
+         e.set_tiles({.memory_tile = 512, .query_tile = -3});
+       }},
       {"drdam value(wrong rows)", kind::dimension, "queries",
        [&] { drdam.value(Md::Zero(d + 1, 1)); }},
       // Feature maps.
@@ -214,6 +224,8 @@ TEST_CASE("every public entry point answers bad input with a typed error naming 
        [] { sincos f(3, 8, not_a_number, 1); }},
       {"random_features(tile = 0)", kind::invalid, "tile",
        [] { sincos f(3, 8, 1.0, 1, {.tile = 0}); }},
+      {"random_features(draw = 7)", kind::invalid, "draw",
+       [] { sincos f(3, 8, 1.0, 1, {.draw = engram::normal_draw(7)}); }},
       {"random_features::project(NaN)", kind::not_finite, "queries",
        [&] {
          auto ws = distributed.features().make_workspace();

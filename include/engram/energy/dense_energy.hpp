@@ -87,7 +87,12 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   const memory_type& memory() const { return *memory_; }
   index dim() const { return memory_->dim(); }
   const tile_policy& tiles() const { return tiles_; }
-  void set_tiles(const tile_policy& tiles) { tiles_ = tiles; }
+  /// Tile sizes for the backend's reductions; a policy with a size below 1 is refused
+  /// (invalid_argument) and the energy keeps its tiles.
+  void set_tiles(const tile_policy& tiles) {
+    if constexpr (requires { tiles.validate(); }) tiles.validate();
+    tiles_ = tiles;
+  }
   workspace_type make_workspace() const { return workspace_type(dim()); }
 
   /// The radius index that finds supports (compact kernels).

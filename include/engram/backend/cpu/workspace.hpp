@@ -12,6 +12,7 @@
 #include "engram/backend/exp_partial.hpp"
 #include "engram/backend/sum_partial.hpp"
 #include "engram/core/backend.hpp"
+#include "engram/core/error.hpp"
 #include "engram/core/types.hpp"
 
 namespace engram {
@@ -20,6 +21,14 @@ namespace engram {
 struct cpu_tiles {
   index memory_tile = 512;  // memories per streamed tile (rows of the score block)
   index query_tile = 128;   // queries per parallel task (columns of the score block)
+
+  /// Throws invalid_argument naming a size below 1.
+  void validate() const {
+    if (memory_tile < 1 || query_tile < 1)
+      throw invalid_argument(detail::message("cpu_tiles.memory_tile is ", memory_tile,
+                                             " and cpu_tiles.query_tile ", query_tile,
+                                             "; both must be >= 1"));
+  }
 };
 
 namespace cpu_detail {
