@@ -15,75 +15,15 @@
 // the high-water mark of live heap bytes during one evaluation (peak_MiB), next to the bytes
 // each policy keeps between evaluations (stored_MiB).
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 #include <engram/engram.hpp>
+
+#include "heap_peak.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-void __libc_free(void*);
-}
-
-namespace {
-
-std::atomic<long long> live{0}, high{0};
-
-void note(void* p, long long sign) {
-  if (!p) return;
-  const long long now = live.fetch_add(sign * (long long)malloc_usable_size(p)) +
-                        sign * (long long)malloc_usable_size(p);
-  long long seen = high.load();
-  while (now > seen && !high.compare_exchange_weak(seen, now)) {
-  }
-}
-
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t n) {
-  void* p = __libc_malloc(n);
-  note(p, 1);
-  return p;
-}
-void* calloc(std::size_t n, std::size_t s) {
-  void* p = __libc_calloc(n, s);
-  note(p, 1);
-  return p;
-}
-void free(void* p) {
-  note(p, -1);
-  __libc_free(p);
-}
-void* realloc(void* old, std::size_t n) {
-  note(old, -1);
-  void* p = __libc_realloc(old, n);
-  note(p ? p : old, 1);
-  return p;
-}
-int posix_memalign(void** out, std::size_t align, std::size_t n) {
-  *out = __libc_memalign(align, n);
-  note(*out, 1);
-  return *out ? 0 : 12;  // ENOMEM
-}
-void* aligned_alloc(std::size_t align, std::size_t n) {
-  void* p = __libc_memalign(align, n);
-  note(p, 1);
-  return p;
-}
-void* memalign(std::size_t align, std::size_t n) {
-  void* p = __libc_memalign(align, n);
-  note(p, 1);
-  return p;
-}
-}
 
 namespace {
 
@@ -120,13 +60,13 @@ void bm_encode(benchmark::State& state) {
   engram::distributed_memory<sincos, float> memory(
       engram::random_features<sincos, float>(dim, y, 60.f, 1, {.storage = storage}));
   memory.add(patterns);  // warm the thread pool and its buffers
-  high = live.load();
-  const long long before = live.load();
+  heap::high = heap::live.load();
+  const long long before = heap::live.load();
   for (auto _ : state) {
     memory.add(patterns);
     benchmark::DoNotOptimize(memory.memory_tensor().data());
   }
-  state.counters["peak_MiB"] = double(high.load() - before) / (1 << 20);
+  state.counters["peak_MiB"] = double(heap::high.load() - before) / (1 << 20);
   state.counters["stored_MiB"] = double(memory.features().stored_bytes()) / (1 << 20);
   state.counters["patterns/s"] =
       benchmark::Counter(double(k), benchmark::Counter::kIsIterationInvariantRate);
@@ -148,8 +88,8 @@ void bm_value_and_gradient(benchmark::State& state) {
 
   const double gemm = gemm_pair_seconds(memory.features().omega(), queries);
 
-  high = live.load();
-  const long long before = live.load();
+  heap::high = heap::live.load();
+  const long long before = heap::live.load();
   const auto t0 = Clock::now();
   for (auto _ : state) {
     energy.evaluate(queries, e, &g, workspace);
@@ -160,7 +100,7 @@ void bm_value_and_gradient(benchmark::State& state) {
   const double flops = 4.0 * double(b) * double(y) * double(dim);
   state.counters["GFLOP/s"] = flops * 1e-9 / per;
   state.counters["vs_gemm"] = gemm / per;
-  state.counters["peak_MiB"] = double(high.load() - before) / (1 << 20);
+  state.counters["peak_MiB"] = double(heap::high.load() - before) / (1 << 20);
   state.counters["stored_MiB"] = double(memory.features().stored_bytes()) / (1 << 20);
   state.SetLabel(state.range(2) ? "on_demand" : "materialised");
 }

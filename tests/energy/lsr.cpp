@@ -389,6 +389,47 @@ TEST_CASE("KD-tree and brute-force supports agree", "[memory][support]") {
   CHECK(kd.supports(probe)[0].empty());
 }
 
+TEST_CASE("the automatic support method times both and changes no result", "[memory][support]") {
+  // D = 8: the KD-tree or brute force may win depending on K and the support size, so
+  // `automatic` probes both on the first search. Whatever it picks, energies, gradients and
+  // supports are those of each explicit method to the bit (both visit the same members in the
+  // same order).
+  const Md xi = uniform(140, 8, 2000);
+  engram::dense_memory<double> memory(xi);
+  const double beta = 2.0 / (0.45 * 0.45);  // about ten members a support in [0,1]^8
+  const Md queries = uniform(141, 8, 150);
+  engram::lsr_energy<double> automatic(memory, beta);
+  engram::lsr_energy<double> kd(memory, beta, 0.0, engram::support_method::kd_tree);
+  engram::lsr_energy<double> brute(memory, beta, 0.0, engram::support_method::brute_force);
+  // Before any search: resolve()'s rule (the KD-tree at D <= 8).
+  CHECK(automatic.search().resolved() == engram::support_method::kd_tree);
+  const auto [ea, ga] = automatic.value_and_gradient(queries);
+  const auto chosen = automatic.search().resolved();
+  INFO("the probe chose " << engram::to_string(chosen));
+  CHECK(chosen != engram::support_method::automatic);
+  const auto [ek, gk] = kd.value_and_gradient(queries);
+  const auto [eb, gb] = brute.value_and_gradient(queries);
+  CHECK(ea == ek);
+  CHECK(ga == gk);
+  CHECK(ea == eb);
+  CHECK(ga == gb);
+  std::size_t members = 0;
+  for (const auto& s : automatic.supports(queries)) members += s.size();
+  CHECK(members > 150 * 3);  // supports of several members: both methods do real work
+  // The choice is kept for this memory and radius: later searches do not probe again.
+  automatic.value(queries.leftCols(5));
+  CHECK(automatic.search().resolved() == chosen);
+  // A copy of the energy shares the choice.
+  const engram::lsr_energy<double> copy = automatic;
+  CHECK(copy.search().resolved() == chosen);
+  // Where the KD-tree cannot win (D > 16) there is no probe: brute force throughout.
+  const Md wide = uniform(142, 20, 300);
+  engram::dense_memory<double> wide_memory(wide);
+  engram::lsr_energy<double> wide_energy(wide_memory, 2.0 / 2.0);
+  wide_energy.value(uniform(143, 20, 10));
+  CHECK(wide_energy.search().resolved() == engram::support_method::brute_force);
+}
+
 TEST_CASE("lsr energies reject bad input", "[energy][lsr][errors]") {
   const Md xi = uniform(100, 3, 5);
   engram::dense_memory<double> memory(xi);

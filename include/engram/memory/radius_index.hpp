@@ -2,9 +2,13 @@
 // a given radius, with their exact squared distances (seed 002's supports B(x) are the
 // Epanechnikov case, radius sqrt(2/beta)). It knows nothing of kernels: the caller passes a
 // squared radius and decides membership from the exact distances it is handed. Candidates come
-// from the backend: a KD-tree (nanoflann) in low dimension or a blocked GEMM otherwise.
+// from the backend: a KD-tree (nanoflann) in low dimension or a blocked GEMM otherwise. Both
+// give the same candidates in the same order, so the method changes the time, never a result:
+// `automatic` picks it by timing both on the first queries it is asked (a probe).
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,7 +22,9 @@
 namespace engram {
 
 enum class support_method {
-  automatic,    ///< kd_tree for D <= 8 (K >= 32) or D <= 16 (K >= 4096), else brute_force
+  /// brute_force for D > 16; otherwise the faster of the two on a probe of the first search's
+  /// queries (kept until the memory or the radius changes). Before any search, resolve()'s rule.
+  automatic,
   kd_tree,      ///< nanoflann KD-tree radius search; prunes well only in low dimension
   brute_force,  ///< blocked GEMM of all K memories against the queries
 };
@@ -35,7 +41,8 @@ inline const char* to_string(support_method m) {
   return "unknown";
 }
 
-/// The method `automatic` stands for on a memory of `count` patterns of dimension `dim`.
+/// The method `automatic` stands for on a memory of `count` patterns of dimension `dim` before a
+/// probe has timed both (and always where none is made: D > 16 or K < 32).
 inline support_method resolve(support_method m, index dim, index count) {
   if (m != support_method::automatic) return m;
   // Measured (benchmarks/RESULTS.md): the KD-tree wins 3-300x at D <= 8, only from K ~ 8192
@@ -59,13 +66,21 @@ class radius_index {
   const dense_memory<Scalar, Backend>& memory() const { return *memory_; }
   support_method method() const { return method_; }
   void set_method(support_method m) { method_ = m; }
-  /// The method used on the memory as it is now.
+  /// The method used on the memory as it is now: the one given, or for `automatic` the one the
+  /// last probe chose on this memory (resolve()'s rule before any).
   support_method resolved() const {
-    const support_method m = resolve(method_, memory_->dim(), memory_->size());
-    return m == support_method::kd_tree && !cpu_kd_tree<Scalar>::can_index(memory_->size())
-               ? support_method::brute_force
-               : m;
+    if (probes()) {
+      std::lock_guard<std::mutex> guard(cache_->lock);
+      const cache& c = *cache_;
+      if (c.probed != support_method::automatic && c.probed_memory == memory_ &&
+          c.probed_version == memory_->version())
+        return c.probed;
+    }
+    return static_choice();
   }
+
+  /// Columns of a search that a probe times both methods on (the first ones).
+  static constexpr index probe_columns = 64;
 
   /// Calls visit(b, mu, d2) for each column b of `queries` and each stored pattern mu that may
   /// lie within squared radius `radius_sq` of it (every one that does is among them), with
@@ -76,7 +91,8 @@ class radius_index {
                           Visitor&& visit, workspace_type& ws) const {
     ENGRAM_ASSERT(queries.rows() == memory_->dim());
     if (memory_->empty() || queries.cols() == 0) return;
-    if (resolved() == support_method::kd_tree)
+    const support_method m = probes() ? probe(queries, radius_sq, ws) : static_choice();
+    if (m == support_method::kd_tree)
       radius_candidates(Backend{}, kd(), queries, radius_sq, visit, ws);
     else
       radius_candidates(Backend{}, memory_->patterns(), memory_->half_squared_norms(), queries,
@@ -89,7 +105,66 @@ class radius_index {
     const dense_memory<Scalar, Backend>* memory = nullptr;
     std::uint64_t version = 0;
     std::optional<cpu_kd_tree<Scalar>> tree;
+    // The probe's choice, for this memory at this version and a squared radius within a factor
+    // of two of probed_radius_sq (supports, hence the KD-tree's cost, grow with the radius).
+    support_method probed = support_method::automatic;
+    const dense_memory<Scalar, Backend>* probed_memory = nullptr;
+    std::uint64_t probed_version = 0;
+    Scalar probed_radius_sq = 0;
   };
+
+  support_method static_choice() const {
+    const support_method m = resolve(method_, memory_->dim(), memory_->size());
+    return m == support_method::kd_tree && !cpu_kd_tree<Scalar>::can_index(memory_->size())
+               ? support_method::brute_force
+               : m;
+  }
+
+  /// Whether `automatic` times the two methods here: where the KD-tree can win at all.
+  bool probes() const {
+    return method_ == support_method::automatic && memory_->dim() <= 16 && memory_->size() >= 32 &&
+           cpu_kd_tree<Scalar>::can_index(memory_->size());
+  }
+
+  /// The faster method for these queries at this radius: the cached choice, or the best of two
+  /// timings of each on the first probe_columns queries (alternated, so that neither pays alone
+  /// for waking the threads), candidates visited and dropped. The KD-tree is built first, outside
+  /// the timing: a search that picks it reuses it, and its cost is once per memory version.
+  support_method probe(const Eigen::Ref<const matrix<Scalar>>& queries, Scalar radius_sq,
+                       workspace_type& ws) const {
+    {
+      std::lock_guard<std::mutex> guard(cache_->lock);
+      const cache& c = *cache_;
+      if (c.probed != support_method::automatic && c.probed_memory == memory_ &&
+          c.probed_version == memory_->version() && radius_sq <= 2 * c.probed_radius_sq &&
+          c.probed_radius_sq <= 2 * radius_sq)
+        return c.probed;
+    }
+    using clock = std::chrono::steady_clock;
+    const Eigen::Ref<const matrix<Scalar>> sample =
+        queries.leftCols(std::min(queries.cols(), probe_columns));
+    const auto drop = [](index, index, Scalar) {};
+    const cpu_kd_tree<Scalar>& tree = kd();
+    double brute = 1e300, kd_time = 1e300;
+    for (int round = 0; round < 2; ++round) {
+      auto t0 = clock::now();
+      radius_candidates(Backend{}, memory_->patterns(), memory_->half_squared_norms(), sample,
+                        radius_sq, drop, ws);
+      brute = std::min(brute, std::chrono::duration<double>(clock::now() - t0).count());
+      t0 = clock::now();
+      radius_candidates(Backend{}, tree, sample, radius_sq, drop, ws);
+      kd_time = std::min(kd_time, std::chrono::duration<double>(clock::now() - t0).count());
+    }
+    const support_method chosen =
+        kd_time < brute ? support_method::kd_tree : support_method::brute_force;
+    std::lock_guard<std::mutex> guard(cache_->lock);
+    cache& c = *cache_;
+    c.probed = chosen;
+    c.probed_memory = memory_;
+    c.probed_version = memory_->version();
+    c.probed_radius_sq = radius_sq;
+    return chosen;
+  }
 
   // Built on first use and rebuilt after the memory changes; shared by copies of the index.
   const cpu_kd_tree<Scalar>& kd() const {
