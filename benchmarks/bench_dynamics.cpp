@@ -19,9 +19,9 @@
 //                  evaluations' W X products; the contrastive rule does two products per
 //                  evaluation, so its ceiling is 0.5;
 //   allocs/eval    heap allocations per field evaluation within the steps, measured (malloc is
-//                  interposed below) as the difference between runs of 2 x steps and of steps
-//                  steps, so integrate's setup cancels; gemm_allocs (bm_gemm) is what one bare
-//                  Eigen GEMM of the shape allocates on its own.
+//                  interposed: heap_peak.hpp) as the difference between runs of 2 x steps and of
+//                  steps steps, so integrate's setup cancels; gemm_allocs (bm_gemm) is what one
+//                  bare Eigen GEMM of the shape allocates on its own.
 // bm_integrate_no_energy: the same steps with the field's energy hidden from integrate() (krotov,
 // float), to show what the energies that rk4 and dormand_prince compute at every stage cost.
 // bm_field splits one evaluation (what integrate calls, energy included) into its parts, each the
@@ -30,53 +30,14 @@
 #include <benchmark/benchmark.h>
 #include <engram/engram.hpp>
 
+#include "heap_peak.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <map>
 #include <utility>
-
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-void __libc_free(void*);
-}
-
-namespace {
-std::atomic<long long> allocations{0};
-void* counted_allocation(void* p) {
-  if (p) allocations.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t n) {
-  return counted_allocation(__libc_malloc(n));
-}
-void* calloc(std::size_t n, std::size_t s) {
-  return counted_allocation(__libc_calloc(n, s));
-}
-void* realloc(void* old, std::size_t n) {
-  return counted_allocation(__libc_realloc(old, n));
-}
-void free(void* p) {
-  __libc_free(p);
-}
-int posix_memalign(void** out, std::size_t align, std::size_t n) {
-  *out = counted_allocation(__libc_memalign(align, n));
-  return *out ? 0 : 12;  // ENOMEM
-}
-void* aligned_alloc(std::size_t align, std::size_t n) {
-  return counted_allocation(__libc_memalign(align, n));
-}
-void* memalign(std::size_t align, std::size_t n) {
-  return counted_allocation(__libc_memalign(align, n));
-}
-}
 
 namespace {
 
@@ -211,9 +172,9 @@ void bm_gemm(benchmark::State& state) {
   const double flops = 2.0 * double(state.range(0) * state.range(0) * state.range(1));
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  const long long before = allocations.load();
+  const long long before = heap::allocations.load();
   out.noalias() = p.w * p.y0;
-  state.counters["gemm_allocs"] = double(allocations.load() - before);
+  state.counters["gemm_allocs"] = double(heap::allocations.load() - before);
 }
 
 template <class Scalar, method S, class Field>
@@ -229,12 +190,12 @@ void run_integrate(benchmark::State& state, const problem<Scalar>& p, Field& fie
     return;
   }
   const long long evaluations = counter.evaluations;
-  const long long a0 = allocations.load();
+  const long long a0 = heap::allocations.load();
   benchmark::DoNotOptimize(engram::integrate(counter, p.y0, stepper, stop).states.data());
-  const long long a1 = allocations.load(), e1 = counter.evaluations;
+  const long long a1 = heap::allocations.load(), e1 = counter.evaluations;
   benchmark::DoNotOptimize(
       engram::integrate(counter, p.y0, stepper, engram::stop::after(2 * steps)).states.data());
-  const long long a2 = allocations.load(), e2 = counter.evaluations;
+  const long long a2 = heap::allocations.load(), e2 = counter.evaluations;
   const double allocs_per_eval =
       double((a2 - a1) - (a1 - a0)) / double((e2 - e1) - (e1 - evaluations));
   double gemm = gemm_seconds(p);

@@ -58,12 +58,14 @@
 //                  one minibatch's relaxation (respond()), the LLT within it (closed form), and
 //                  the weights' update (detail::hebbian_update), each timed alone;
 //   gemm_us        the baseline's time;
-//   allocs/update  heap allocations per update (malloc is interposed below): one epoch's count
-//                  less its tail's, over P / B; the epoch's setup (order, history, the copy of
-//                  W) is spread over its updates. A two-thread Eigen GEMM allocates once per
-//                  product on its own (see bench_dynamics).
+//   allocs/update  heap allocations per update (malloc is interposed: heap_peak.hpp): one
+//                  epoch's count less its tail's, over P / B; the epoch's setup (order, history,
+//                  the copy of W) is spread over its updates. A two-thread Eigen GEMM allocates
+//                  once per product on its own (see bench_dynamics).
 #include <benchmark/benchmark.h>
 #include <engram/engram.hpp>
+
+#include "heap_peak.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -71,47 +73,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <utility>
-
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-void __libc_free(void*);
-}
-
-namespace {
-std::atomic<long long> allocations{0};
-void* counted_allocation(void* p) {
-  if (p) allocations.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t n) {
-  return counted_allocation(__libc_malloc(n));
-}
-void* calloc(std::size_t n, std::size_t s) {
-  return counted_allocation(__libc_calloc(n, s));
-}
-void* realloc(void* old, std::size_t n) {
-  return counted_allocation(__libc_realloc(old, n));
-}
-void free(void* p) {
-  __libc_free(p);
-}
-int posix_memalign(void** out, std::size_t align, std::size_t n) {
-  *out = counted_allocation(__libc_memalign(align, n));
-  return *out ? 0 : 12;  // ENOMEM
-}
-void* aligned_alloc(std::size_t align, std::size_t n) {
-  return counted_allocation(__libc_memalign(align, n));
-}
-void* memalign(std::size_t align, std::size_t n) {
-  return counted_allocation(__libc_memalign(align, n));
-}
-}
 
 namespace {
 
@@ -253,13 +214,13 @@ void bm_learn(benchmark::State& state) {
       auto llt = trained.factor();
       benchmark::DoNotOptimize(llt.matrixLLT().data());
     });
-  // Heap allocations of one epoch and of its tail alone (malloc is interposed above).
+  // Heap allocations of one epoch and of its tail alone (malloc is interposed: heap_peak.hpp).
   auto counted = initial;
-  const long long a0 = allocations.load();
+  const long long a0 = heap::allocations.load();
   engram::learn(counted, p.x, params, relax);
-  const long long a1 = allocations.load();
+  const long long a1 = heap::allocations.load();
   run_tail();
-  const long long a2 = allocations.load();
+  const long long a2 = heap::allocations.load();
   double gemm = gemm_seconds(p, batch);
 
   double seconds = 0;

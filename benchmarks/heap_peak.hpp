@@ -1,6 +1,7 @@
-// The heap's high-water mark, measured rather than modelled: a benchmark binary that includes
-// this header (in exactly one translation unit) interposes malloc and friends and keeps the live
-// heap bytes in `heap::live` and their maximum in `heap::high`. Reset `high` to `live` before
+// The heap, measured rather than modelled: a benchmark binary that includes this header (in
+// exactly one translation unit) interposes malloc and friends and keeps the live heap bytes in
+// `heap::live`, their maximum in `heap::high` and the count of allocations (malloc, calloc,
+// realloc, the aligned ones; not free) in `heap::allocations`. Reset `high` to `live` before
 // the work, and peak_MiB = (high - live before) / 2^20 is what the work added at its peak.
 #pragma once
 
@@ -10,7 +11,7 @@
 #include <cstdlib>
 
 namespace heap {
-inline std::atomic<long long> live{0}, high{0};
+inline std::atomic<long long> live{0}, high{0}, allocations{0};
 }  // namespace heap
 
 extern "C" {
@@ -23,8 +24,9 @@ void __libc_free(void*);
 
 namespace heap {
 
-inline void note(void* p, long long sign) {
+inline void note(void* p, long long sign, bool counted = true) {
   if (!p) return;
+  if (sign > 0 && counted) allocations.fetch_add(1, std::memory_order_relaxed);
   const long long now = live.fetch_add(sign * (long long)malloc_usable_size(p)) +
                         sign * (long long)malloc_usable_size(p);
   long long seen = high.load();
@@ -52,7 +54,10 @@ void free(void* p) {
 void* realloc(void* old, std::size_t n) {
   heap::note(old, -1);
   void* p = __libc_realloc(old, n);
-  heap::note(p ? p : old, 1);
+  if (p)
+    heap::note(p, 1);
+  else
+    heap::note(old, 1, false);  // failed: the old block is still live
   return p;
 }
 int posix_memalign(void** out, std::size_t align, std::size_t n) {

@@ -23,7 +23,8 @@ namespace engram {
 
 enum class support_method {
   /// brute_force for D > 16; otherwise the faster of the two on a probe of the first search's
-  /// queries (kept until the memory or the radius changes). Before any search, resolve()'s rule.
+  /// queries, kept until the memory or the radius changes or a search costs twice what the
+  /// first one after the probe did (then probed again). Before any search, resolve()'s rule.
   automatic,
   kd_tree,      ///< nanoflann KD-tree radius search; prunes well only in low dimension
   brute_force,  ///< blocked GEMM of all K memories against the queries
@@ -91,12 +92,20 @@ class radius_index {
                           Visitor&& visit, workspace_type& ws) const {
     ENGRAM_ASSERT(queries.rows() == memory_->dim());
     if (memory_->empty() || queries.cols() == 0) return;
-    const support_method m = probes() ? probe(queries, radius_sq, ws) : static_choice();
-    if (m == support_method::kd_tree)
-      radius_candidates(Backend{}, kd(), queries, radius_sq, visit, ws);
-    else
-      radius_candidates(Backend{}, memory_->patterns(), memory_->half_squared_norms(), queries,
-                        radius_sq, visit, ws);
+    const auto search = [&](support_method m) {
+      if (m == support_method::kd_tree)
+        radius_candidates(Backend{}, kd(), queries, radius_sq, visit, ws);
+      else
+        radius_candidates(Backend{}, memory_->patterns(), memory_->half_squared_norms(), queries,
+                          radius_sq, visit, ws);
+    };
+    if (!probes()) return search(static_choice());
+    const support_method m = probe(queries, radius_sq, ws);
+    const auto t0 = std::chrono::steady_clock::now();
+    search(m);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    timed(m, seconds / double(queries.cols()));
   }
 
  private:
@@ -111,7 +120,29 @@ class radius_index {
     const dense_memory<Scalar, Backend>* probed_memory = nullptr;
     std::uint64_t probed_version = 0;
     Scalar probed_radius_sq = 0;
+    // Seconds per query of the first search after the probe, searches since, and whether the
+    // next search probes again (supports change as retrieval moves the queries: the centroid
+    // iteration starts next to one pattern and ends on means of many).
+    double reference = 0;
+    int searches = 0;
+    bool stale = false;
   };
+
+  /// Notes the time of a search made with the probe's choice `m`. Once a search costs more than
+  /// twice the first one after the probe (per query, at least 4 searches on), the next search
+  /// probes again; each probe resets the reference, so a cost that keeps growing probes again
+  /// only each time it doubles.
+  void timed(support_method m, double per_query) const {
+    std::lock_guard<std::mutex> guard(cache_->lock);
+    cache& c = *cache_;
+    if (c.probed != m || c.probed_memory != memory_ || c.probed_version != memory_->version())
+      return;
+    if (c.reference == 0) {
+      c.reference = per_query;
+      return;
+    }
+    if (++c.searches >= 4 && per_query > 2 * c.reference) c.stale = true;
+  }
 
   support_method static_choice() const {
     const support_method m = resolve(method_, memory_->dim(), memory_->size());
@@ -135,7 +166,7 @@ class radius_index {
     {
       std::lock_guard<std::mutex> guard(cache_->lock);
       const cache& c = *cache_;
-      if (c.probed != support_method::automatic && c.probed_memory == memory_ &&
+      if (c.probed != support_method::automatic && !c.stale && c.probed_memory == memory_ &&
           c.probed_version == memory_->version() && radius_sq <= 2 * c.probed_radius_sq &&
           c.probed_radius_sq <= 2 * radius_sq)
         return c.probed;
@@ -163,6 +194,9 @@ class radius_index {
     c.probed_memory = memory_;
     c.probed_version = memory_->version();
     c.probed_radius_sq = radius_sq;
+    c.reference = 0;
+    c.searches = 0;
+    c.stale = false;
     return chosen;
   }
 
