@@ -66,11 +66,14 @@ void bm_gemm(benchmark::State& state) {
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// One evaluation (energies and gradients) of B = range(0) queries against K = range(1) memories
+/// of dimension D = range(2), with the tile policy `tiles`.
 template <class Scalar>
-void bm_value_and_gradient(benchmark::State& state) {
+void time_evaluation(benchmark::State& state, const engram::cpu_tiles& tiles) {
   const problem<Scalar> p(state.range(0), state.range(1), state.range(2));
   engram::dense_memory<Scalar> memory(p.patterns);
   engram::lse_energy<Scalar> energy(memory, Scalar(60));
+  energy.set_tiles(tiles);
   engram::vector<Scalar> e(p.queries.cols());
   engram::matrix<Scalar> g(p.queries.rows(), p.queries.cols());
   auto workspace = energy.make_workspace();
@@ -82,6 +85,17 @@ void bm_value_and_gradient(benchmark::State& state) {
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   report(state, seconds, 4.0 * double(state.range(0) * state.range(1) * state.range(2)), gemm, 1);
+}
+
+template <class Scalar>
+void bm_value_and_gradient(benchmark::State& state) {
+  time_evaluation<Scalar>(state, {});
+}
+
+/// The tile policy's sizes: memory tiles of range(3) memories and query tiles of range(4)
+/// queries; the defaults of cpu_tiles come from this sweep.
+void bm_tiles(benchmark::State& state) {
+  time_evaluation<float>(state, {.memory_tile = state.range(3), .query_tile = state.range(4)});
 }
 
 template <class Scalar>
@@ -117,6 +131,15 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(bm_gemm<float>)->Apply(shapes);
 BENCHMARK(bm_value_and_gradient<float>)->Apply(shapes);
 BENCHMARK(bm_retrieve<float>)->Apply(shapes);
+// The step of the benchmarks above, and image_completion's (20 queries against 10,000
+// Fashion-MNIST images of 784 pixels), where a memory tile of 512 patterns (1.6 MB) no longer
+// fits a core's L2 between the score and the read-out product.
+BENCHMARK(bm_tiles)
+    ->ArgNames({"B", "K", "D", "memory_tile", "query_tile"})
+    ->ArgsProduct({{1024}, {8192}, {64, 256}, {128, 256, 512, 1024, 2048}, {32, 64, 128, 256}})
+    ->ArgsProduct({{20}, {10000}, {784}, {32, 64, 128, 256, 512, 1024}, {128}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(bm_gemm<double>)
     ->Args({1024, 8192, 256})
     ->ArgNames({"B", "K", "D"})

@@ -199,10 +199,10 @@ def write_cases(cases, folder):
 # ---------------------------------------------------------------------------------- engram
 
 
-def build_engram(build):
+def build_engram(build, blas):
     configure = ["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                  "-DENGRAM_BUILD_TESTS=OFF", "-DENGRAM_BUILD_EXAMPLES=OFF",
-                 "-DENGRAM_BUILD_BENCHMARKS=ON", "-DENGRAM_NATIVE=ON"]
+                 "-DENGRAM_BUILD_BENCHMARKS=ON", "-DENGRAM_NATIVE=ON", f"-DENGRAM_BLAS={blas}"]
     subprocess.run(configure, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cmake", "--build", str(build), "--target", "bench_peers", "-j",
                     str(os.cpu_count() or 2)], check=True)
@@ -340,7 +340,8 @@ def machine(args, context):
     vector = ", ".join(f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags)
     compiler = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     return (f"{model}, {os.cpu_count()} logical CPUs ({vector}); {args.threads} threads for "
-            f"every framework; fp32. engram built by its CMake (Release, -march=native) with "
+            f"every framework; fp32. engram built by its CMake (Release, -march=native, "
+            f"ENGRAM_BLAS={args.blas}) with "
             f"{compiler}; torch {torch.__version__}, jax {jax.__version__}, numpy "
             f"{numpy.__version__}, scipy {scipy.__version__} from PyPI; Python "
             f"{platform.python_version()}. {datetime.date.today().isoformat()}, "
@@ -520,6 +521,8 @@ def main():
                         "skipped at larger K (default 30, 5 with --quick)")
     parser.add_argument("--only", default=None, help="regex: run only the peers it matches")
     parser.add_argument("--build", default=str(ROOT / "build-peers"), help="engram build folder")
+    parser.add_argument("--blas", choices=["blis", "eigen"], default="blis",
+                        help="engram's tile micro-kernels (CMake ENGRAM_BLAS)")
     parser.add_argument("--fashion-mnist", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     args = parser.parse_args()
@@ -548,7 +551,7 @@ def main():
     started = time.time()
     build = Path(args.build)
     print("== building engram's bench_peers", file=sys.stderr)
-    binary = build_engram(build)
+    binary = build_engram(build, args.blas)
     print("== writing the cases", file=sys.stderr)
     cases = make_cases(args)
     folder = build / "peers-data"

@@ -153,7 +153,7 @@ class random_features {
                       Scalar unused = 0;
                       Map::pullback_shared(h, bias().segment(a0, n), zsq, Scalar(count()), t1, t2,
                                            first, second, u, unused);
-                      f.jt.noalias() += root_beta * (w * u);
+                      tile_product(Backend{}, false, root_beta, w, u, true, f.jt, f.pack);
                     });
     // Exponential maps carry exp(-||z||^2): d/dx adds -2 beta x phi, i.e. -2 beta x s.
     if constexpr (exponential)
@@ -235,7 +235,7 @@ class random_features {
   Eigen::Ref<const matrix<Scalar>> compute_h(index a0, index n, const X& x,
                                              feature_scratch<Scalar>& f) const {
     const auto w = projection_.directions(a0, n, f.omega);
-    buffer(f.h, n, x.cols()).noalias() = std::sqrt(beta_) * (w.transpose() * x);
+    tile_product(Backend{}, true, std::sqrt(beta_), w, x, false, buffer(f.h, n, x.cols()), f.pack);
     return w;
   }
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "engram/backend/cpu/gemm.hpp"
 #include "engram/backend/cpu/parallel.hpp"
 #include "engram/backend/cpu/workspace.hpp"
 #include "engram/core/types.hpp"
@@ -27,16 +28,23 @@ void for_each_feature_tile(cpu, index tiles, cpu_workspace<Scalar>& ws, Tile&& t
 /// s = sum over tiles of each tile's share of <T, phi(x_b)>, and, when jt is not null, the same
 /// for J_phi(x_b)^T T (D x B). tile(k, scratch) adds its share into scratch.s and scratch.jt.
 /// Slot p's buffers (h, u, first and, for two-part maps, second) are sized to tile_rows x batch
-/// first; slot p runs tiles [p n / P, (p + 1) n / P) in order, P = n slots when all their
-/// buffers fit in 16 MiB, else one per thread.
+/// first (its packing buffer grows on its first tile); slot p runs tiles
+/// [p n / P, (p + 1) n / P) in order, P = n slots when all their buffers fit in 16 MiB, else one
+/// per thread.
 template <real_scalar Scalar, class Tile>
 void feature_project(cpu, index tiles, index tile_rows, bool two_parts, index dim, index batch,
                      Eigen::Ref<vector<Scalar>> s, matrix<Scalar>* jt, cpu_workspace<Scalar>& ws,
                      Tile&& tile) {
   ws.prepare_threads();
   const index threads = cpu_detail::max_threads();
-  const double slot_bytes = double(sizeof(Scalar)) * double(batch) *
-                            double((two_parts ? 4 : 3) * tile_rows + (jt ? dim : 0) + 1);
+  // The tile's products h = omega z (tile_rows x batch, dim terms) and J^T += omega^T u
+  // (dim x batch, tile_rows terms) share the slot's packing buffer.
+  const index pack =
+      std::max(tile_product_pack_size<Scalar>(cpu{}, tile_rows, batch, dim),
+               jt ? tile_product_pack_size<Scalar>(cpu{}, dim, batch, tile_rows) : 0);
+  const double slot_bytes =
+      double(sizeof(Scalar)) *
+      (double(batch) * double((two_parts ? 4 : 3) * tile_rows + (jt ? dim : 0) + 1) + double(pack));
   constexpr double slot_budget = 16.0 * (1 << 20);
   const index slots = threads > 1 && double(tiles) * slot_bytes <= slot_budget
                           ? std::max<index>(tiles, 1)

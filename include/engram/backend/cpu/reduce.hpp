@@ -12,6 +12,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "engram/backend/cpu/gemm.hpp"
 #include "engram/backend/cpu/parallel.hpp"
 #include "engram/backend/cpu/workspace.hpp"
 #include "engram/backend/exp_partial.hpp"
@@ -27,14 +28,15 @@ template <real_scalar Scalar, class Scores>
 void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half_sq_norms,
                       Scalar bias_scale, const Eigen::Ref<const matrix<Scalar>>& queries,
                       Scalar beta, bool with_weighted, index b0, index bc, index k_begin,
-                      index k_end, index mt, Scores&& buffer, exp_partial<Scalar>& target) {
+                      index k_end, index mt, Scores&& buffer, vector<Scalar>& pack,
+                      exp_partial<Scalar>& target) {
   auto m = target.max.segment(b0, bc);
   auto s = target.sum.segment(b0, bc);
   for (index k0 = k_begin; k0 < k_end; k0 += mt) {
     const index kc = std::min(mt, k_end - k0);
     auto scores = buffer.topLeftCorner(kc, bc);
     const auto tile = patterns.middleCols(k0, kc);
-    scores.noalias() = beta * (tile.transpose() * queries.middleCols(b0, bc));
+    tile_product(cpu{}, true, beta, tile, queries.middleCols(b0, bc), false, scores, pack);
     const Scalar bias = beta * bias_scale;
     for (index j = 0; j < bc; ++j) {
       auto col = scores.col(j);
@@ -47,7 +49,9 @@ void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half
       if (with_weighted && rescale != Scalar(1)) target.weighted.col(b0 + j) *= rescale;
       m(j) = m_new;
     }
-    if (with_weighted) target.weighted.middleCols(b0, bc).noalias() += tile * scores;
+    if (with_weighted)
+      tile_product(cpu{}, false, Scalar(1), tile, scores, true, target.weighted.middleCols(b0, bc),
+                   pack);
   }
 }
 
@@ -72,9 +76,10 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   cpu_detail::parallel_for(sp.blocks * sp.chunks, 1, [&](index task) {
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
+    const int t = cpu_detail::thread_id();
     cpu_detail::exp_reduce_block(patterns, half_sq_norms, Scalar(bias_scale), queries, Scalar(beta),
                                  with_weighted, b0, bc, sp.k_begin(c, count), sp.k_end(c, count),
-                                 sp.mt, ws.score_block(cpu_detail::thread_id(), sp.rows, sp.cols),
+                                 sp.mt, ws.score_block(t, sp.rows, sp.cols), ws.packing(t),
                                  c == 0 ? out : partials[std::size_t(c)]);
   });
   for (index c = 1; c < sp.chunks; ++c) out.combine(partials[std::size_t(c)]);
@@ -109,7 +114,7 @@ void sum_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
       auto s = buffer.topLeftCorner(kc, bc);
       auto d = buffer.block(0, sp.cols, kc, bc);
       const auto tile = patterns.middleCols(k0, kc);
-      s.noalias() = tile.transpose() * x;
+      tile_product(cpu{}, true, Scalar(1), tile, x, false, s, ws.packing(t));
       for (index j = 0; j < bc; ++j) {
         const Scalar half_x = l2 ? Scalar(0.5) * x.col(j).squaredNorm() : Scalar(0);
         Scalar v = 0, sl = 0;
@@ -124,7 +129,9 @@ void sum_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
         target.slope(b0 + j) += sl;
         target.count(b0 + j) += kc;
       }
-      if (with_weighted) target.weighted.middleCols(b0, bc).noalias() += tile * d;
+      if (with_weighted)
+        tile_product(cpu{}, false, Scalar(1), tile, d, true, target.weighted.middleCols(b0, bc),
+                     ws.packing(t));
     }
   });
   for (index c = 1; c < sp.chunks; ++c) out.combine(partials[std::size_t(c)]);

@@ -65,6 +65,7 @@ struct feature_scratch {
   matrix<Scalar> omega, h, u, first, second;
   vector<Scalar> s;
   matrix<Scalar> jt;
+  vector<Scalar> pack;  // panels of the tile products (tile_product)
 };
 
 template <real_scalar Scalar>
@@ -88,6 +89,8 @@ class cpu_workspace {
       b.resize(std::max(rows, b.rows()), std::max(cols, b.cols()));
     return b.topLeftCorner(rows, cols);
   }
+  /// Thread `t`'s packing buffer for tile_product (it grows there).
+  vector<Scalar>& packing(int t) { return per_thread(packs_, t); }
   /// Thread `t`'s column of `rows` numbers.
   auto column(int t, index rows) {
     vector<Scalar>& v = per_thread(columns_, t);
@@ -160,6 +163,7 @@ class cpu_workspace {
     grow(matches_, n);
     grow(boxes_, n);
     grow(features_, n);
+    grow(packs_, n);
   }
 
  private:
@@ -168,6 +172,7 @@ class cpu_workspace {
   std::vector<slot<std::vector<std::pair<std::uint32_t, Scalar>>>> matches_;
   std::vector<slot<std::vector<Scalar>>> boxes_;
   std::vector<slot<feature_scratch<Scalar>>> features_;
+  std::vector<slot<vector<Scalar>>> packs_;
   row_vector<Scalar> row_;
   std::vector<exp_partial<Scalar>> exp_chunks_;
   std::vector<sum_partial<Scalar>> sum_chunks_;
