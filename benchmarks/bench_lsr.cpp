@@ -7,7 +7,8 @@
 // uniform in [0,1]^D, with the radius at the median distance to a pattern's 10th nearest
 // neighbour (about ten memories in a support), retrieved by centroid_iteration to the fixed
 // point; queries/s and the mean steps, with the automatic support method (0), the KD-tree (1)
-// and brute force (2).
+// and brute force (2), and the candidate lists' reach in percent of the radius (0, the default:
+// no lists, every step searches all K).
 // bm_enumerate: all LSR minima of M patterns in [0,1]^4 at the beta where each pattern meets
 // 4 others (seed 002 Algorithm 2), reported with the number of minima found.
 #include <benchmark/benchmark.h>
@@ -103,18 +104,25 @@ void bm_fixed_point(benchmark::State& state) {
   const auto method = state.range(2) == 0   ? engram::support_method::automatic
                       : state.range(2) == 1 ? engram::support_method::kd_tree
                                             : engram::support_method::brute_force;
-  engram::lsr_energy<float> energy(memory, 2.f / (r * r), 0.f, method);
+  using energy_type = engram::lsr_energy<float>;
+  energy_type energy(memory, 2.f / (r * r), 0.f, method);
   energy.value(queries);  // builds the KD-tree outside the timed loop
-  double steps = 0;
+  double steps = 0, lists = 0;
   for (auto _ : state) {
-    auto result = engram::retrieve(energy, queries, engram::centroid_iteration<float>{},
-                                   engram::stop::fixed_point() || engram::stop::after(100));
+    // retrieve()'s loop, with the candidate lists' reach set on the flow's workspace.
+    energy_type::workspace_type ws = energy.make_workspace();
+    ws.candidates.reach = float(state.range(3)) / 100.f;
+    engram::gradient_flow<energy_type> flow(energy, b, {}, ws);
+    auto result = engram::integrate(flow, queries, engram::centroid_iteration<float>{},
+                                    engram::stop::fixed_point() || engram::stop::after(100));
     steps = result.steps.cast<double>().mean();
+    lists = double(ws.candidates.lists_made) / double(result.steps.sum());
     benchmark::DoNotOptimize(result.states.data());
   }
   state.counters["queries/s"] =
       benchmark::Counter(double(b) * double(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["steps"] = steps;
+  state.counters["lists/step"] = lists;  // lists made per column step (the rest scan a kept one)
   state.SetLabel(engram::to_string(energy.search().resolved()));
 }
 
@@ -144,8 +152,9 @@ BENCHMARK(bm_exact_retrieval)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(bm_fixed_point)
-    ->ArgNames({"K", "D", "method"})
-    ->ArgsProduct({{1000, 10000, 100000}, {2, 8, 64}, {0, 1, 2}})
+    ->ArgNames({"K", "D", "method", "reach"})
+    ->ArgsProduct({{1000, 10000, 100000}, {2, 8, 64}, {0, 1, 2}, {0}})
+    ->ArgsProduct({{1000, 10000, 100000}, {2, 8}, {0}, {25, 50}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(bm_enumerate)

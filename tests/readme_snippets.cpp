@@ -23,6 +23,18 @@ TEST_CASE("README snippet: exact LSR retrieval", "[readme]") {
   // clang-format on
   CHECK(exact.all_converged());
   CHECK(exact.states == patterns);  // 0.1 * sqrt(2) from each pattern, inside its basin alone
+  // clang-format off
+  // readme:begin
+  auto ws = lsr.make_workspace();
+  ws.candidates.reach = 0.5;  // lists to 1.5 r
+  engram::gradient_flow<engram::lsr_energy<double>> flow(lsr, queries.cols(), {}, ws);
+  auto listed = engram::integrate(flow, queries, engram::centroid_iteration<double>{},
+                                  engram::stop::fixed_point() || engram::stop::after(100));
+  // readme:end
+  // clang-format on
+  CHECK(listed.states == exact.states);  // the lists change no result
+  CHECK(listed.steps == exact.steps);
+  CHECK(ws.candidates.lists_made >= 3u);  // each column got a list
 }
 
 TEST_CASE("README snippet: a DrDAM memory", "[readme]") {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catch.hpp"
@@ -274,6 +275,126 @@ TEST_CASE("centroid iteration searches supports once a step, with the same fixed
     CHECK(energy.reused >= steps - distinct);
     CHECK(std::count(moves.begin(), moves.end(), 0) < 12);  // the iteration did move
   }
+}
+
+TEMPLATE_TEST_CASE("candidate lists visit the members of the index's own search",
+                   "[memory][support]", float, double) {
+  using T = TestType;
+  using M = engram::matrix<T>;
+  for (Index D : {2, 8}) {
+    INFO("D = " << D);
+    const M xi = uniform<T>(150 + D, D, 3000);
+    engram::dense_memory<T> memory(xi);
+    const T r = T(0.2) * std::sqrt(T(D));  // tens of members a support in [0,1]^D
+    const T r2 = r * r, beta = T(2) / r2;
+    engram::radius_index<T> index(memory);
+    engram::cpu_workspace<T> ws;
+    engram::candidate_cache<T> lists;
+    lists.reach = T(0.5);
+    // Members (w = 1 - beta/2 d2 > 0, LSR's rounded test) with their distances, per column.
+    using visits = std::vector<std::vector<std::pair<Index, T>>>;
+    const auto members = [&](const M& x, bool cached) {
+      visits out(std::size_t(x.cols()));
+      const auto visit = [&](Index b, Index mu, T d2) {
+        if (T(1) - T(0.5) * beta * d2 > T(0)) out[std::size_t(b)].emplace_back(mu, d2);
+      };
+      if (cached)
+        index.for_each_candidate(x, r2, visit, ws, lists);
+      else
+        index.for_each_candidate(x, r2, visit, ws);
+      return out;
+    };
+    // Random walks whose steps straddle the lists' slack of R - r = r/2: some columns keep
+    // their lists, others get new ones. Every search must find the members of the plain one,
+    // in the same order, with the same distances.
+    M x = uniform<T>(160 + D, D, 64);
+    M directions(D, 64);
+    std::size_t found = 0;
+    for (int step = 0; step < 30; ++step) {
+      const visits cached = members(x, true), plain = members(x, false);
+      for (std::size_t b = 0; b < plain.size(); ++b) {
+        CHECK(cached[b] == plain[b]);
+        found += plain[b].size();
+      }
+      engram::philox_source(170 + D).fill_normal(directions, std::uint64_t(step));
+      const M lengths = uniform<T>(180 + step, 1, 64, T(0), T(0.7) * r);
+      for (Index b = 0; b < 64; ++b) x.col(b) += lengths(0, b) * directions.col(b).normalized();
+    }
+    CHECK(found > 64 * 30 * 5);  // supports of several members
+    // Lists were reused (most steps move less than r/2) and remade (some move more).
+    CHECK(lists.lists_made > 64);
+    CHECK(lists.lists_made < 64 * 30 / 2);
+
+    // A memory on the line of a query's move, a r from its anchor, the query moved d r towards
+    // it. Just inside R = 1.5 r and moved just under R - r: a member found on the kept list.
+    // Just outside R and moved just over R - r: a member that only a new list holds, so a
+    // reuse a little too generous (by 0.2% of r) would lose it.
+    struct line_case {
+      T a, d;
+      bool member;
+      std::uint64_t lists;  // lists made: 1 when the move kept the anchor's
+    };
+    for (const line_case c :
+         {line_case{T(1.5 * (1 - 1e-3)), T(0.5 * (1 - 1e-3)), true, 1},
+          line_case{T(1.5 * (1 + 1e-3)), T(0.5 + 2e-3), true, 2}, line_case{T(2), T(0.3), false, 1},
+          line_case{T(2), T(1.5), true, 2}}) {
+      INFO("memory " << c.a << " r from the anchor, moved " << c.d << " r");
+      engram::dense_memory<T> one(xi.leftCols(1));
+      engram::radius_index<T> near(one);
+      engram::candidate_cache<T> kept;
+      kept.reach = T(0.5);
+      M q = xi.leftCols(1);
+      q(0, 0) += c.a * r;
+      near.for_each_candidate(
+          q, r2, [](Index, Index, T) {}, ws, kept);
+      q(0, 0) -= c.d * r;
+      std::vector<Index> seen_cached, seen_plain;
+      near.for_each_candidate(
+          q, r2,
+          [&](Index, Index mu, T d2) {
+            if (T(1) - T(0.5) * beta * d2 > T(0)) seen_cached.push_back(mu);
+          },
+          ws, kept);
+      near.for_each_candidate(
+          q, r2,
+          [&](Index, Index mu, T d2) {
+            if (T(1) - T(0.5) * beta * d2 > T(0)) seen_plain.push_back(mu);
+          },
+          ws);
+      CHECK(seen_plain.size() == (c.member ? 1u : 0u));
+      CHECK(seen_cached == seen_plain);
+      CHECK(kept.lists_made == c.lists);
+    }
+  }
+}
+
+TEST_CASE("exact retrieval with candidate lists ends bitwise where it does without them",
+          "[dynamics][lsr][exact]") {
+  // D = 8, K = 4000 in [0,1]^8, radius 0.45: supports of about ten members; 100 queries start
+  // 0.1 from a pattern and walk to the means of their supports.
+  const Md xi = uniform(190, 8, 4000);
+  engram::dense_memory<double> memory(xi);
+  const engram::lsr_energy<double> energy(memory, 2.0 / (0.45 * 0.45));
+  const Md queries = xi.leftCols(100) + 0.1 * uniform(191, 8, 100, -1.0, 1.0);
+  const auto run = [&](double reach) {
+    auto ws = energy.make_workspace();
+    ws.candidates.reach = reach;
+    engram::gradient_flow<engram::lsr_energy<double>> flow(energy, queries.cols(), {}, ws);
+    auto r = engram::integrate(flow, queries, engram::centroid_iteration<double>{},
+                               stop::fixed_point() || stop::after(100));
+    return std::pair(r, ws.candidates.lists_made);
+  };
+  const auto [with, made] = run(0.5);
+  const auto [without, none] = run(0.0);
+  REQUIRE(with.all_converged());
+  CHECK(with.states == without.states);  // bit for bit
+  CHECK(with.steps == without.steps);
+  CHECK(with.energies == without.energies);
+  CHECK(none == 0u);
+  const Index column_steps = with.steps.sum();
+  CHECK(column_steps > 3 * 100);  // the iteration moved for several steps
+  CHECK(made >= 100u);
+  CHECK(Index(made) < column_steps / 2);  // most searches scanned a kept list
 }
 
 TEST_CASE("states without support are reported, never NaN", "[dynamics][lsr][unsupported]") {

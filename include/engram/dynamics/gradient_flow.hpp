@@ -98,9 +98,12 @@ class gradient_flow {
     }
   }
 
-  /// Keeps the per-column clamp of the columns still running.
+  /// Keeps the per-column clamp, and the workspace's per-column state, of the columns still
+  /// running.
   void compact(const std::vector<index>& keep) {
     evaluation_kept_ = false;
+    // Per-column state of the energy's workspace (a compact kernel's candidate lists) follows.
+    if constexpr (requires { ws_->compact(keep); }) ws_->compact(keep);
     if (free_.cols() <= 1) return;
     compact_columns(cpu{}, free_, keep);
     free_.conservativeResize(Eigen::NoChange, index(keep.size()));

@@ -56,7 +56,12 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
     index dim;
     partial_type partial;
     backend_workspace<Backend, Scalar> backend;
+    /// Compact kernels: each column's candidate memories, kept while the column stays near
+    /// where they were found: off unless `candidates.reach` is set above 0 (see candidate_cache).
+    candidate_cache<Scalar> candidates;
     void release() { *this = workspace_type(dim); }
+    /// Keeps the columns `keep` of the kept state (a loop dropping converged columns).
+    void compact(const std::vector<index>& keep) { candidates.compact(keep); }
   };
 
   /// An energy over `memory` (held by reference: it must outlive the energy, and patterns
@@ -236,7 +241,7 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
             else
               p.weighted.col(b) += slope * patterns.col(mu);
           },
-          ws.backend);
+          ws.backend, ws.candidates);
     } else {
       constexpr bool l2 = Kernel::similarity == similarity_kind::l2;
       sum_reduce(

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <limits>
 #include <tuple>
+
 #include <utility>
+#include <vector>
 
 #include "engram/core/concepts.hpp"
 #include "engram/core/error.hpp"
@@ -30,6 +32,13 @@ requires(sizeof...(Terms) >= 1 &&
     std::tuple<typename Terms::workspace_type...> terms;
     vector<Scalar> energies;
     matrix<Scalar> gradient;
+    /// Keeps the columns `keep` in each term's workspace that keeps per-column state.
+    void compact(const std::vector<index>& keep) {
+      const auto one = [&](auto& w) {
+        if constexpr (requires { w.compact(keep); }) w.compact(keep);
+      };
+      std::apply([&](auto&... w) { (one(w), ...); }, terms);
+    }
   };
 
   /// lambda_i E_i for the terms in order; the terms must share their dimension.

@@ -9,10 +9,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "engram/backend/cpu.hpp"
 #include "engram/core/backend.hpp"
@@ -51,6 +55,52 @@ inline support_method resolve(support_method m, index dim, index count) {
   const bool low = (dim <= 8 && count >= 32) || (dim <= 16 && count >= 4096);
   return low ? support_method::kd_tree : support_method::brute_force;
 }
+
+/// Candidate lists kept across the searches of a loop whose queries move (a retrieval's states),
+/// one per column: the memories within R = (1 + reach) r of the point where the list was made,
+/// its anchor. A query that moved by delta <= R - r from its anchor has every memory within r on
+/// its list (triangle inequality: |a - xi| <= |a - x| + |x - xi|), so its search scans the list
+/// instead of all K memories; a query that moved further gets a new list, made by the index's
+/// own search at radius R. The lists change the work, never a result: the same members are
+/// visited in the same order with the same exact distances. Validity is geometric, so any
+/// queries may be searched with any cache; owned by whoever loops (an energy's workspace).
+template <real_scalar Scalar>
+struct candidate_cache {
+  /// (R - r) / r: longer lists that last longer. 0, the default, turns the lists off (every
+  /// search is the index's own search at r): they pay only where a search costs much more than
+  /// scanning (1 + reach)^D times a support, as at D = 8 with K >= 1e4, where 0.5 measured best
+  /// (benchmarks/RESULTS.md, bench_lsr bm_fixed_point); at D = 2 or K = 1e3 they cost time.
+  Scalar reach = Scalar(0);
+  /// Lists made so far, over all columns and searches (a search scans the rest).
+  std::uint64_t lists_made = 0;
+
+  /// Keeps columns `keep` (ascending) in that order: a loop that drops converged columns.
+  void compact(const std::vector<index>& keep) {
+    if (columns < index(keep.size())) return;
+    for (std::size_t i = 0; i < keep.size(); ++i) {
+      const std::size_t k = std::size_t(keep[i]);
+      if (k == i) continue;
+      std::swap(lists[i], lists[k]);
+      anchors.col(index(i)) = anchors.col(index(k));
+      valid[i] = valid[k];
+    }
+    for (std::size_t i = keep.size(); i < valid.size(); ++i) valid[i] = 0;
+    columns = index(keep.size());
+  }
+
+  // What the lists were made for; a search with another memory, version, radius or batch
+  // starts over.
+  const void* memory = nullptr;
+  std::uint64_t version = 0;
+  Scalar radius_sq = 0;
+  index columns = 0;  // columns in use; anchors, lists and valid keep room for more
+  matrix<Scalar> anchors;
+  std::vector<std::vector<std::pair<index, Scalar>>> lists;  // (memory, distance to the anchor)
+  std::vector<char> valid;
+  vector<Scalar> bounds;     // this search: the anchor distance beyond which no member lies
+  std::vector<index> stale;  // columns to give new lists, this search
+  matrix<Scalar> gathered;   // their queries
+};
 
 template <real_scalar Scalar, backend Backend = cpu>
 class radius_index {
@@ -106,6 +156,81 @@ class radius_index {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     timed(m, seconds / double(queries.cols()));
+  }
+
+  /// The same visits, with the columns' candidate lists in `lists` used where they still hold
+  /// and remade where not (see candidate_cache). Every memory whose squared distance lies below
+  /// radius_sq (1 + 8 (D + 2) eps) is visited, so a caller whose membership test rounds (w > 0
+  /// with w computed from d2) loses none.
+  template <class Visitor>
+  void for_each_candidate(const Eigen::Ref<const matrix<Scalar>>& queries, Scalar radius_sq,
+                          Visitor&& visit, workspace_type& ws,
+                          candidate_cache<Scalar>& lists) const {
+    ENGRAM_ASSERT(queries.rows() == memory_->dim());
+    const index dim = memory_->dim(), batch = queries.cols();
+    if (!(lists.reach > 0)) return for_each_candidate(queries, radius_sq, visit, ws);
+    if (memory_->empty() || batch == 0) return;
+    candidate_cache<Scalar>& c = lists;
+    if (c.memory != memory_ || c.version != memory_->version() || c.radius_sq != radius_sq ||
+        c.anchors.rows() != dim || c.columns != batch) {
+      c.memory = memory_;
+      c.version = memory_->version();
+      c.radius_sq = radius_sq;
+      c.columns = batch;
+      if (c.anchors.rows() != dim || c.anchors.cols() < batch) c.anchors.resize(dim, batch);
+      if (index(c.lists.size()) < batch) c.lists.resize(std::size_t(batch));
+      if (c.bounds.size() < batch) c.bounds.resize(batch);
+      c.valid.assign(std::max(c.valid.size(), std::size_t(batch)), 0);
+    }
+    // Rounding: exact differences give squared distances within a factor 1 +- tol of the true
+    // ones (tol = 8 (D + 2) eps, several times the (D + 2) eps of the sum), so a member of the
+    // caller's rounded test lies within r (1 + tol). A query whose computed distance to its
+    // anchor is at most `slack` is truly within slack (1 + tol) = R (1 - tol) - r (1 + tol), and
+    // each of its members within R (1 - tol) of the anchor: on the list, which keeps every
+    // memory the search at R visits with a computed d2 <= R^2 (1 + tol). A listed memory at
+    // computed anchor distance a is no member when a (1 - tol) - delta (1 + tol) > r (1 + tol)
+    // (the triangle inequality the other way), so the scan skips it without a distance.
+    const Scalar tol = Scalar(8 * (dim + 2)) * std::numeric_limits<Scalar>::epsilon();
+    const Scalar r = std::sqrt(radius_sq);
+    const Scalar big = r * (Scalar(1) + c.reach);
+    const Scalar slack = (big * (Scalar(1) - tol) - r * (Scalar(1) + tol)) / (Scalar(1) + tol);
+    const Scalar slack_sq = slack > 0 ? slack * slack : Scalar(-1);
+    const Scalar keep_sq = big * big * (Scalar(1) + tol);
+    const Scalar reach_of = (Scalar(1) + tol) / (Scalar(1) - tol);
+    c.stale.clear();
+    for (index b = 0; b < batch; ++b) {
+      const Scalar moved = c.valid[std::size_t(b)]
+                               ? (queries.col(b) - c.anchors.col(b)).squaredNorm()
+                               : std::numeric_limits<Scalar>::infinity();
+      if (moved <= slack_sq) {
+        c.bounds(b) = (r + std::sqrt(moved)) * reach_of;
+      } else {
+        c.stale.push_back(b);
+        c.bounds(b) = r * reach_of;
+      }
+    }
+    if (!c.stale.empty()) {
+      const index n = index(c.stale.size());
+      if (c.gathered.rows() != dim || c.gathered.cols() < batch) c.gathered.resize(dim, batch);
+      for (index i = 0; i < n; ++i) {
+        const index b = c.stale[std::size_t(i)];
+        c.gathered.col(i) = queries.col(b);
+        c.lists[std::size_t(b)].clear();
+      }
+      for_each_candidate(
+          c.gathered.leftCols(n), big * big,
+          [&](index i, index mu, Scalar d2) {
+            if (d2 <= keep_sq)
+              c.lists[std::size_t(c.stale[std::size_t(i)])].emplace_back(mu, std::sqrt(d2));
+          },
+          ws);
+      for (const index b : c.stale) {
+        c.anchors.col(b) = queries.col(b);
+        c.valid[std::size_t(b)] = 1;
+      }
+      c.lists_made += std::uint64_t(n);
+    }
+    listed_candidates(Backend{}, memory_->patterns(), c.lists, c.bounds, queries, visit);
   }
 
  private:

@@ -113,12 +113,17 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
         col.array() = keep * half_sq_norms.segment(k0, kc).array() - Scalar(2) * col.array();
         const Scalar bound = (Scalar(1) + margin) * radius_sq - (Scalar(1) - margin) * x_sq(j);
         const Scalar* v = col.data();
-        // Blocks of 16 entries are tested branch-free; only a block with a candidate is walked.
+        // Blocks of 16 entries are tested by counting the entries below the bound over a
+        // fixed trip count, which GCC vectorises at -O2 (a runtime count or an `any |=`
+        // stays scalar there); only a block with a candidate is walked.
         for (index i0 = 0; i0 < kc; i0 += 16) {
           const index n = std::min<index>(16, kc - i0);
-          bool any = false;
-          for (index i = 0; i < n; ++i) any |= v[i0 + i] < bound;
-          if (!any) continue;
+          int below = 0;
+          if (n == 16)
+            for (int i = 0; i < 16; ++i) below += v[i0 + i] < bound;
+          else
+            for (index i = i0; i < i0 + n; ++i) below += v[i] < bound;
+          if (below == 0) continue;
           for (index i = i0; i < i0 + n; ++i) {
             if (!(v[i] < bound)) continue;
             if (sp.chunks == 1)
@@ -173,6 +178,23 @@ void radius_candidates(cpu, const cpu_kd_tree<Scalar>& tree,
               [](const auto& a, const auto& c) { return a.first < c.first; });
     for (const auto& m : matches)
       visit(b, index(m.first), (queries.col(b) - patterns.col(index(m.first))).squaredNorm());
+  });
+}
+
+/// Candidates from per-column lists of (memory, distance to the list's anchor), each ascending
+/// in memory as the searches above visit them, one column per task: visit(b, mu, d2), with the
+/// same exact difference, for each listed mu whose anchor distance is at most bounds(b); the
+/// caller sets bounds from the triangle inequality so that only certain non-members are passed.
+template <real_scalar Scalar, class Visitor>
+void listed_candidates(cpu, const matrix<Scalar>& patterns,
+                       const std::vector<std::vector<std::pair<index, Scalar>>>& lists,
+                       const vector<Scalar>& bounds,
+                       const Eigen::Ref<const matrix<Scalar>>& queries, Visitor&& visit) {
+  ENGRAM_ASSERT(index(lists.size()) >= queries.cols() && bounds.size() >= queries.cols());
+  cpu_detail::parallel_for(queries.cols(), 4, [&](index b) {
+    const Scalar bound = bounds(b);
+    for (const auto& [mu, distance] : lists[std::size_t(b)])
+      if (distance <= bound) visit(b, mu, (queries.col(b) - patterns.col(mu)).squaredNorm());
   });
 }
 
