@@ -325,6 +325,35 @@ TEMPLATE_TEST_CASE("candidate lists visit the members of the index's own search"
     CHECK(lists.lists_made > 64);
     CHECK(lists.lists_made < 64 * 30 / 2);
 
+    // A loop that drops columns compacts the lists with them (gradient_flow::compact): the
+    // kept columns, searched where they were, find their lists and need no new ones.
+    {
+      engram::candidate_cache<T> kept;
+      kept.reach = T(0.5);
+      const M start = uniform<T>(165 + D, D, 6);
+      index.for_each_candidate(start, r2, [](Index, Index, T) {}, ws, kept);
+      REQUIRE(kept.lists_made == 6u);
+      const std::vector<Index> keep{1, 3, 4};
+      kept.compact(keep);
+      M rest(D, 3);
+      for (Index i = 0; i < 3; ++i) rest.col(i) = start.col(keep[std::size_t(i)]);
+      visits cached(3), plain(3);
+      index.for_each_candidate(
+          rest, r2,
+          [&](Index b, Index mu, T d2) {
+            if (T(1) - T(0.5) * beta * d2 > T(0)) cached[std::size_t(b)].emplace_back(mu, d2);
+          },
+          ws, kept);
+      index.for_each_candidate(
+          rest, r2,
+          [&](Index b, Index mu, T d2) {
+            if (T(1) - T(0.5) * beta * d2 > T(0)) plain[std::size_t(b)].emplace_back(mu, d2);
+          },
+          ws);
+      CHECK(kept.lists_made == 6u);  // every kept column reused its list
+      CHECK(cached == plain);
+    }
+
     // A memory on the line of a query's move, a r from its anchor, the query moved d r towards
     // it. Just inside R = 1.5 r and moved just under R - r: a member found on the kept list.
     // Just outside R and moved just over R - r: a member that only a new list holds, so a

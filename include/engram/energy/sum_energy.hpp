@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 #include <tuple>
-
 #include <utility>
 #include <vector>
 

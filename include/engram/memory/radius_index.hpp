@@ -135,8 +135,9 @@ class radius_index {
 
   /// Calls visit(b, mu, d2) for each column b of `queries` and each stored pattern mu that may
   /// lie within squared radius `radius_sq` of it (every one that does is among them), with
-  /// d2 = ||x_b - xi_mu||^2 computed from exact differences; mu ascends within a column.
-  /// Columns are spread over threads: `visit` may touch only what belongs to column b.
+  /// d2 = ||x_b - xi_mu||^2 computed from exact differences; mu ascends within a column, and
+  /// columns may come interleaved. Columns are spread over threads: `visit` may touch only
+  /// what belongs to column b.
   template <class Visitor>
   void for_each_candidate(const Eigen::Ref<const matrix<Scalar>>& queries, Scalar radius_sq,
                           Visitor&& visit, workspace_type& ws) const {

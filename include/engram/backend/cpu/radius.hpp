@@ -136,14 +136,12 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
     }
   });
   if (sp.chunks == 1) return;
-  for (index blk = 0; blk < sp.blocks; ++blk) {
-    // Columns in order, each column's candidates in chunk (hence index) order.
-    const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
-    for (index j = 0; j < bc; ++j)
-      for (index c = 0; c < sp.chunks; ++c)
-        for (const auto& [b, mu] : ws.candidate_list(blk * sp.chunks + c))
-          if (b == b0 + j) exact(b, mu);
-  }
+  // Chunk by chunk, in order: a chunk holds the memories below the next one's and lists each
+  // column's candidates ascending, so every column sees its own ascending (columns interleave,
+  // which the visitors allow), in one pass over the lists.
+  for (index blk = 0; blk < sp.blocks; ++blk)
+    for (index c = 0; c < sp.chunks; ++c)
+      for (const auto& [b, mu] : ws.candidate_list(blk * sp.chunks + c)) exact(b, mu);
 }
 
 /// Candidates by a KD-tree radius search, one query per task.
