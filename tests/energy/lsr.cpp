@@ -331,7 +331,8 @@ TEMPLATE_TEST_CASE("candidate lists visit the members of the index's own search"
       engram::candidate_cache<T> kept;
       kept.reach = T(0.5);
       const M start = uniform<T>(165 + D, D, 6);
-      index.for_each_candidate(start, r2, [](Index, Index, T) {}, ws, kept);
+      index.for_each_candidate(
+          start, r2, [](Index, Index, T) {}, ws, kept);
       REQUIRE(kept.lists_made == 6u);
       const std::vector<Index> keep{1, 3, 4};
       kept.compact(keep);
