@@ -2,7 +2,6 @@
 // formulas, analytic gradients against central differences, numerical range, tiling, errors.
 #include <engram/engram.hpp>
 
-#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -237,74 +236,7 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
 
 namespace {
 
-// c = op(a) b (+ c0) through the cpu backend's tile product, against a long-double direct sum,
-// with every operand a block of a taller matrix (outer stride > rows), as the reductions pass them.
-template <class Scalar>
-void check_tile_product(bool transpose_a, Index m, Index n, Index k, bool accumulate) {
-  using M = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-  const engram::philox_source rng(std::uint64_t(100 + m + 7 * n + 31 * k));
-  const Scalar lo(-1), hi(1);
-  const M a_all = uniform<Scalar>(rng, 0, (transpose_a ? k : m) + 3, transpose_a ? m : k, lo, hi);
-  const M b_all = uniform<Scalar>(rng, 1, k + 2, n, lo, hi);
-  const M c0 = uniform<Scalar>(rng, 2, m + 5, n, lo, hi);
-  M c_all = c0;
-  if (!accumulate) c_all.setConstant(std::numeric_limits<Scalar>::quiet_NaN());
-  const auto a = a_all.topRows(transpose_a ? k : m);
-  const auto b = b_all.topRows(k);
-  const Scalar alpha = Scalar(0.75);
-  engram::vector<Scalar> pack;
-  engram::tile_product(engram::cpu{}, transpose_a, alpha, a, b, accumulate, c_all.topRows(m), pack);
-  double worst = 0;
-  for (Index i = 0; i < m; ++i)
-    for (Index j = 0; j < n; ++j) {
-      long double exact = 0, magnitude = 0;
-      for (Index l = 0; l < k; ++l) {
-        const long double t = (long double)(transpose_a ? a(l, i) : a(i, l)) * b(l, j);
-        exact += t;
-        magnitude += std::abs(t);
-      }
-      exact *= alpha;
-      magnitude *= alpha;
-      if (accumulate) {
-        exact += c0(i, j);
-        magnitude += std::abs((long double)c0(i, j));
-      }
-      // The standard bound of a k-term sum with FMAs, plus the scaling and the accumulation:
-      // (k + 2) units of rounding of the sum of magnitudes.
-      const long double bound = (k + 2) * std::numeric_limits<Scalar>::epsilon() * magnitude;
-      worst = std::max(worst, double(std::abs(c_all(i, j) - exact) / bound));
-    }
-  INFO("transpose " << transpose_a << " m " << m << " n " << n << " k " << k << " accumulate "
-                    << accumulate);
-  CHECK(c_all.topRows(m).allFinite());  // NaN would slip through std::max above
-  CHECK(worst <= 1.0);
-  // Rows below the block are never written.
-  if (accumulate)
-    CHECK((c_all.bottomRows(5).array() == c0.bottomRows(5).array()).all());
-  else
-    CHECK(c_all.bottomRows(5).array().isNaN().all());
-}
-
 }  // namespace
-
-TEST_CASE("tile products match direct sums in float and double", "[energy][tiles]") {
-  // Thin shapes (Eigen's path) and packed ones: edges of the micro-kernels' register blocks
-  // (6 x 16 and 32 x 12), k = 1, k beyond one KC block (256-384), and the default tile; c
-  // starts as NaN where it must be overwritten, not read.
-  for (const bool transpose_a : {true, false})
-    for (const bool accumulate : {false, true})
-      for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{{1, 1, 1},
-                                                                     {7, 5, 1},
-                                                                     {17, 13, 64},
-                                                                     {16, 16, 1},
-                                                                     {20, 17, 600},
-                                                                     {33, 130, 257},
-                                                                     {100, 40, 300},
-                                                                     {512, 128, 64}}) {
-        check_tile_product<float>(transpose_a, m, n, k, accumulate);
-        check_tile_product<double>(transpose_a, m, n, k, accumulate);
-      }
-}
 
 TEST_CASE("an energy sees patterns added to and removed from its memory", "[energy][memory]") {
   const engram::philox_source rng(16);

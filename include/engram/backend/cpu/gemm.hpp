@@ -10,11 +10,20 @@
 // region (a team allocated per call) even for one thread. Here nothing is allocated once the
 // buffer has grown, and nothing is threaded. Thin products (fewer than 16 rows or columns, where
 // packing would cost as much as the product) and builds without BLIS run on Eigen's GEMM.
+//
+// BLIS's kernel is used only where its vectors are at least as wide as the ones this build gives
+// Eigen. On an AVX-512 machine whose FMA units BLIS cannot count (virtual machines report a
+// generic CPU name), BLIS falls back to its AVX2 "haswell" kernels, and Eigen's AVX-512 products
+// (built with -march=native) are then about 1.4x faster (benchmarks/RESULTS.md); there the
+// products run on Eigen. BLIS_ARCH_TYPE=skx in the environment makes BLIS select its AVX-512
+// kernels, which engram then uses.
 // Operands are column-major with unit inner stride: Eigen matrices, their blocks and Refs.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <type_traits>
 
 #include "engram/core/backend.hpp"
@@ -22,12 +31,40 @@
 
 #if defined(ENGRAM_USE_BLIS)
 #include <blis.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #endif
 
 namespace engram {
 
 #if defined(ENGRAM_USE_BLIS)
 namespace cpu_detail {
+
+/// Bytes of the vectors of BLIS's x86 configurations; other names (ARM, generic, configurations
+/// newer than this list) count as wide, so that BLIS keeps them.
+inline int vector_bytes(const char* configuration) {
+  const auto is = [&](std::initializer_list<const char*> names) {
+    for (const char* name : names)
+      if (std::strcmp(configuration, name) == 0) return true;
+    return false;
+  };
+  if (is({"skx", "knl", "zen4", "zen5"})) return 64;
+  if (is({"haswell", "zen", "zen2", "zen3", "sandybridge", "excavator", "steamroller", "piledriver",
+          "bulldozer"}))
+    return 32;
+  if (is({"penryn"})) return 16;
+  return 1 << 10;
+}
+
+/// Bytes of the vectors Eigen's products use in this build.
+#if defined(EIGEN_VECTORIZE_AVX512)
+inline constexpr int eigen_vector_bytes = 64;
+#elif defined(EIGEN_VECTORIZE_AVX)
+inline constexpr int eigen_vector_bytes = 32;
+#else
+inline constexpr int eigen_vector_bytes = 16;
+#endif
 
 /// BLIS's native gemm micro-kernel for Scalar on this CPU and the block sizes it was tuned with.
 template <class Scalar>
@@ -38,6 +75,7 @@ struct blis_kernel {
   ukernel run;
   index mr, nr, kc, mc;
   bool prefers_rows;
+  bool preferred;  // tile_product runs on this kernel (see the top of the file)
 
   static const blis_kernel& get() {
     static const blis_kernel k = [] {
@@ -51,6 +89,7 @@ struct blis_kernel {
       r.kc = index(bli_cntx_get_blksz_def_dt(dt, BLIS_KC, r.cntx));
       r.mc = index(bli_cntx_get_blksz_def_dt(dt, BLIS_MC, r.cntx));
       r.prefers_rows = bli_cntx_l3_nat_ukr_prefers_rows_dt(dt, BLIS_GEMM_UKR, r.cntx);
+      r.preferred = vector_bytes(bli_arch_string(bli_arch_query_id())) >= eigen_vector_bytes;
       return r;
     }();
     return k;
@@ -64,8 +103,81 @@ struct strided {
   index si, sl;
 };
 
+/// A full panel whose rows are contiguous columns of the source (q.si == 1): kc copies of W
+/// consecutive numbers, W fixed so that each copy is a vector move or two. (A loop over i would
+/// stay scalar at GCC's -O2, which does not vectorise where source and panel might overlap.)
+template <index W, class Scalar>
+void copy_panel(const Scalar* s, index stride, index kc, Scalar* out) {
+  for (index l = 0; l < kc; ++l, s += stride, out += W) std::memcpy(out, s, W * sizeof(Scalar));
+}
+
+#if defined(__AVX2__)
+/// Transposes the 8 x 8 block r (rows in, columns out): r[l] becomes (r[0][l], ..., r[7][l]).
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int p = 0; p < 4; ++p) {
+    t[2 * p] = _mm256_unpacklo_ps(r[2 * p], r[2 * p + 1]);
+    t[2 * p + 1] = _mm256_unpackhi_ps(r[2 * p], r[2 * p + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 0-3 into u[0..3], rows 4-7 into u[4..7]
+    u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int l = 0; l < 4; ++l) {
+    r[l] = _mm256_permute2f128_ps(u[l], u[l + 4], 0x20);
+    r[l + 4] = _mm256_permute2f128_ps(u[l], u[l + 4], 0x31);
+  }
+}
+
+/// Transposes the 4 x 4 block r of doubles.
+inline void transpose4(__m256d r[4]) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+#endif
+
+/// A full panel whose rows are contiguous along k (q.sl == 1): out[l W + i] = s[i stride + l],
+/// a transposition. On AVX2 it runs in register blocks of 8 x 8 floats or 4 x 4 doubles (W a
+/// multiple of 8 or 4); at GCC's -O2 the scalar loop below is not vectorised.
+template <index W, class Scalar>
+void transpose_panel(const Scalar* s, index stride, index kc, Scalar* out) {
+  index l0 = 0;
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<Scalar, float> && W % 8 == 0) {
+    for (; l0 + 8 <= kc; l0 += 8) {
+      if (l0 % 16 == 0)
+        for (index i = 0; i < W; ++i)
+          _mm_prefetch(reinterpret_cast<const char*>(s + i * stride + l0 + 64), _MM_HINT_T0);
+      for (index h = 0; h < W; h += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + (h + i) * stride + l0);
+        transpose8(r);
+        for (int l = 0; l < 8; ++l) _mm256_storeu_ps(out + (l0 + l) * W + h, r[l]);
+      }
+    }
+  } else if constexpr (std::is_same_v<Scalar, double> && W % 4 == 0) {
+    for (; l0 + 4 <= kc; l0 += 4)
+      for (index h = 0; h < W; h += 4) {
+        __m256d r[4];
+        for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(s + (h + i) * stride + l0);
+        transpose4(r);
+        for (int l = 0; l < 4; ++l) _mm256_storeu_pd(out + (l0 + l) * W + h, r[l]);
+      }
+  }
+#endif
+  for (index i = 0; i < W; ++i)
+    for (index l = l0; l < kc; ++l) out[l * W + i] = s[i * stride + l];
+}
+
 /// Packs rows [i0, i0 + rows) and columns [l0, l0 + kc) of q as one micro-panel of `width` rows:
-/// out[l width + i] = q(i0 + i, l0 + l), rows beyond `rows` zero.
+/// out[l width + i] = q(i0 + i, l0 + l), rows beyond `rows` zero. Any width and layout; the full
+/// panels of pack_panels below take faster paths.
 template <class Scalar>
 void pack_panel(const strided<Scalar>& q, index i0, index rows, index l0, index kc, index width,
                 Scalar* out) {
@@ -84,6 +196,61 @@ void pack_panel(const strided<Scalar>& q, index i0, index rows, index l0, index 
   if (rows < width)
     for (index l = 0; l < kc; ++l)
       for (index i = rows; i < width; ++i) out[l * width + i] = Scalar(0);
+}
+
+/// `panels` full panels of W rows from row i0 on, panel p at out + p ps, W fixed at compile
+/// time. Where the source's columns are contiguous, each column is read once, front to back,
+/// across all panels: panel by panel, the reads would step by a whole column (3 KiB at D = 784),
+/// a stride the hardware prefetchers do not follow.
+template <index W, class Scalar>
+void pack_full_panels(const strided<Scalar>& q, index i0, index panels, index l0, index kc,
+                      Scalar* out, index ps) {
+  if (q.sl == 1) {
+    for (index p = 0; p < panels; ++p)
+      transpose_panel<W>(q.src + (i0 + p * W) * q.si + l0, q.si, kc, out + p * ps);
+  } else {  // q.si == 1
+    const Scalar* s = q.src + i0 + l0 * q.sl;
+    for (index l = 0; l < kc; ++l, s += q.sl)
+      for (index p = 0; p < panels; ++p)
+        std::memcpy(out + p * ps + l * W, s + p * W, W * sizeof(Scalar));
+  }
+}
+
+/// Packs rows [i0, i0 + rows) and columns [l0, l0 + kc) of q as ceil(rows / width) micro-panels,
+/// panel p at out + p ps. Full panels of the widths of BLIS's x86 kernels run on fixed-width
+/// loops: generic ones made packing about a third of a thin product's time (B = 20 queries,
+/// where each packed pattern number serves 20 products).
+template <class Scalar>
+void pack_panels(const strided<Scalar>& q, index i0, index rows, index l0, index kc, index width,
+                 Scalar* out, index ps) {
+  index p = (q.si == 1 || q.sl == 1) ? rows / width : 0;  // full panels on the fast paths
+  switch (p > 0 ? width : 0) {
+    case 4:
+      pack_full_panels<4>(q, i0, p, l0, kc, out, ps);
+      break;
+    case 6:
+      pack_full_panels<6>(q, i0, p, l0, kc, out, ps);
+      break;
+    case 8:
+      pack_full_panels<8>(q, i0, p, l0, kc, out, ps);
+      break;
+    case 12:
+      pack_full_panels<12>(q, i0, p, l0, kc, out, ps);
+      break;
+    case 16:
+      pack_full_panels<16>(q, i0, p, l0, kc, out, ps);
+      break;
+    case 24:
+      pack_full_panels<24>(q, i0, p, l0, kc, out, ps);
+      break;
+    case 32:
+      pack_full_panels<32>(q, i0, p, l0, kc, out, ps);
+      break;
+    default:
+      p = 0;
+  }
+  for (; p * width < rows; ++p)
+    pack_panel(q, i0 + p * width, std::min(width, rows - p * width), l0, kc, width, out + p * ps);
 }
 
 inline index round_up(index n, index to) {
@@ -123,14 +290,10 @@ void blis_product(const strided<Scalar>& left, index mu, const strided<Scalar>& 
     const index kc = std::min(kr.kc, k - l0);
     const index lp = round_up(kr.mr * kc, align), rp = round_up(kr.nr * kc, align);
     Scalar* beta = (l0 == 0 && !accumulate) ? &zero : &one;
-    for (index j0 = 0; j0 < nu; j0 += kr.nr)
-      pack_panel(right, j0, std::min(kr.nr, nu - j0), l0, kc, kr.nr,
-                 right_packed + (j0 / kr.nr) * rp);
+    pack_panels(right, 0, nu, l0, kc, kr.nr, right_packed, rp);
     for (index i0 = 0; i0 < mu; i0 += kr.mc) {
       const index mc = std::min(kr.mc, mu - i0);
-      for (index i = 0; i < mc; i += kr.mr)
-        pack_panel(left, i0 + i, std::min(kr.mr, mc - i), l0, kc, kr.mr,
-                   left_packed + (i / kr.mr) * lp);
+      pack_panels(left, i0, mc, l0, kc, kr.mr, left_packed, lp);
       for (index j = 0; j < nu; j += kr.nr) {
         Scalar* b = right_packed + (j / kr.nr) * rp;
         for (index i = 0; i < mc; i += kr.mr) {
@@ -157,20 +320,43 @@ inline bool packs(index m, index n, index k) {
 }  // namespace cpu_detail
 
 /// The packing buffer (numbers of Scalar) that tile_product needs for c (m x n) = op(a) b with k
-/// terms: 0 where it does not pack (without BLIS, or for thin products).
+/// terms: 0 where it does not pack (without BLIS, where Eigen's products are preferred, or for
+/// thin products).
 template <class Scalar>
 index tile_product_pack_size(cpu, index m, index n, index k) {
 #if defined(ENGRAM_USE_BLIS)
   if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
-    if (!cpu_detail::packs(m, n, k)) return 0;
-    return cpu_detail::blis_kernel<Scalar>::get().prefers_rows
-               ? cpu_detail::pack_size<Scalar>(n, m, k)
-               : cpu_detail::pack_size<Scalar>(m, n, k);
+    const cpu_detail::blis_kernel<Scalar>& kr = cpu_detail::blis_kernel<Scalar>::get();
+    if (!kr.preferred || !cpu_detail::packs(m, n, k)) return 0;
+    return kr.prefers_rows ? cpu_detail::pack_size<Scalar>(n, m, k)
+                           : cpu_detail::pack_size<Scalar>(m, n, k);
   }
 #endif
   (void)m, (void)n, (void)k;
   return 0;
 }
+
+#if defined(ENGRAM_USE_BLIS)
+namespace cpu_detail {
+/// tile_product on BLIS's micro-kernel, whichever the preference (the tests call it directly).
+template <class A, class B, class C>
+void blis_tile_product(bool transpose_a, typename std::decay_t<C>::Scalar alpha, const A& a,
+                       const B& b, bool accumulate, C&& c,
+                       vector<typename std::decay_t<C>::Scalar>& pack) {
+  using Scalar = typename std::decay_t<C>::Scalar;
+  const index m = c.rows(), n = c.cols(), k = b.rows();
+  // op(a) and b^T as rows x k matrices.
+  const strided<Scalar> op_a = transpose_a ? strided<Scalar>{a.data(), a.outerStride(), 1}
+                                           : strided<Scalar>{a.data(), 1, a.outerStride()};
+  const strided<Scalar> b_t{b.data(), b.outerStride(), 1};
+  // A kernel that stores rows of its block fast computes c^T = b^T op(a)^T into c's columns.
+  if (blis_kernel<Scalar>::get().prefers_rows)
+    blis_product(b_t, n, op_a, m, k, alpha, accumulate, c.data(), c.outerStride(), index(1), pack);
+  else
+    blis_product(op_a, m, b_t, n, k, alpha, accumulate, c.data(), index(1), c.outerStride(), pack);
+}
+}  // namespace cpu_detail
+#endif
 
 /// c = alpha op(a) b (accumulate false) or c += alpha op(a) b (accumulate true), where op(a) is
 /// a^T when transpose_a. `pack` is the calling thread's packing buffer (grown when too small;
@@ -186,22 +372,9 @@ void tile_product(cpu, bool transpose_a, typename std::decay_t<C>::Scalar alpha,
   if (c.size() == 0) return;
 #if defined(ENGRAM_USE_BLIS)
   if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
-    const index m = c.rows(), n = c.cols(), k = b.rows();
-    if (cpu_detail::packs(m, n, k)) {
-      using cpu_detail::strided;
-      // op(a) and b^T as rows x k matrices.
-      const strided<Scalar> op_a = transpose_a ? strided<Scalar>{a.data(), a.outerStride(), 1}
-                                               : strided<Scalar>{a.data(), 1, a.outerStride()};
-      const strided<Scalar> b_t{b.data(), b.outerStride(), 1};
-      // A kernel that stores rows of its block fast computes c^T = b^T op(a)^T into c's columns.
-      if (cpu_detail::blis_kernel<Scalar>::get().prefers_rows)
-        cpu_detail::blis_product(b_t, n, op_a, m, k, alpha, accumulate, c.data(), c.outerStride(),
-                                 index(1), pack);
-      else
-        cpu_detail::blis_product(op_a, m, b_t, n, k, alpha, accumulate, c.data(), index(1),
-                                 c.outerStride(), pack);
-      return;
-    }
+    if (cpu_detail::blis_kernel<Scalar>::get().preferred &&
+        cpu_detail::packs(c.rows(), c.cols(), b.rows()))
+      return cpu_detail::blis_tile_product(transpose_a, alpha, a, b, accumulate, c, pack);
   }
 #endif
   (void)pack;

@@ -1,15 +1,18 @@
 // The kernels written for instruction sets: the batched Philox draws behind on-demand random
-// features (detail::philox_words, philox_source::normals in both normal_draw modes) and the
-// float sine and cosine of the sincos map (detail::sincos). This file is built
+// features (detail::philox_words, philox_source::normals in both normal_draw modes), the
+// float sine and cosine of the sincos map (detail::sincos), and the cpu backend's tile products
+// (with ENGRAM_BLAS=blis, the packing of BLIS's panels: AVX2 transposes). This file is built
 // twice: into engram_tests with the suite's flags (the scalar path) and into engram_native_tests
 // with -march=native (the AVX2 packets where the machine has them), so both paths meet the same
 // checks.
+#include <engram/backend/cpu/gemm.hpp>
 #include <engram/core/rng.hpp>
 #include <engram/features/random_features.hpp>
 
 #include <Random123/boxmuller.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "support/support.hpp"
 
 using Index = Eigen::Index;
 
@@ -228,3 +232,115 @@ TEST_CASE("float sincos features against the double map of the same directions",
   CHECK(((pf.cast<double>() - pd).topRows(y).array().abs() <= bound.array()).all());
   CHECK(((pf.cast<double>() - pd).bottomRows(y).array().abs() <= bound.array()).all());
 }
+
+namespace {
+
+// c = op(a) b (+ c0) through the cpu backend's tile product (or, with `blis`, through BLIS's
+// micro-kernel whether or not tile_product prefers it on this machine), against a long-double
+// direct sum, with every operand a block of a taller matrix (outer stride > rows), as the
+// reductions pass them.
+template <class Scalar>
+void check_tile_product(bool transpose_a, Index m, Index n, Index k, bool accumulate,
+                        bool blis = false) {
+  using M = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  const engram::philox_source rng(std::uint64_t(100 + m + 7 * n + 31 * k));
+  const Scalar lo(-1), hi(1);
+  const M a_all =
+      engram_test::uniform<Scalar>(rng, 0, (transpose_a ? k : m) + 3, transpose_a ? m : k, lo, hi);
+  const M b_all = engram_test::uniform<Scalar>(rng, 1, k + 2, n, lo, hi);
+  const M c0 = engram_test::uniform<Scalar>(rng, 2, m + 5, n, lo, hi);
+  M c_all = c0;
+  if (!accumulate) c_all.setConstant(std::numeric_limits<Scalar>::quiet_NaN());
+  const auto a = a_all.topRows(transpose_a ? k : m);
+  const auto b = b_all.topRows(k);
+  const Scalar alpha = Scalar(0.75);
+  engram::vector<Scalar> pack;
+  if (!blis)
+    engram::tile_product(engram::cpu{}, transpose_a, alpha, a, b, accumulate, c_all.topRows(m),
+                         pack);
+#if defined(ENGRAM_USE_BLIS)
+  else
+    engram::cpu_detail::blis_tile_product(transpose_a, alpha, a, b, accumulate, c_all.topRows(m),
+                                          pack);
+#endif
+  double worst = 0;
+  for (Index i = 0; i < m; ++i)
+    for (Index j = 0; j < n; ++j) {
+      long double exact = 0, magnitude = 0;
+      for (Index l = 0; l < k; ++l) {
+        const long double t = (long double)(transpose_a ? a(l, i) : a(i, l)) * b(l, j);
+        exact += t;
+        magnitude += std::abs(t);
+      }
+      exact *= alpha;
+      magnitude *= alpha;
+      if (accumulate) {
+        exact += c0(i, j);
+        magnitude += std::abs((long double)c0(i, j));
+      }
+      // The standard bound of a k-term sum with FMAs, plus the scaling and the accumulation:
+      // (k + 2) units of rounding of the sum of magnitudes.
+      const long double bound = (k + 2) * std::numeric_limits<Scalar>::epsilon() * magnitude;
+      worst = std::max(worst, double(std::abs(c_all(i, j) - exact) / bound));
+    }
+  INFO("transpose " << transpose_a << " m " << m << " n " << n << " k " << k << " accumulate "
+                    << accumulate << " blis " << blis);
+  CHECK(c_all.topRows(m).allFinite());  // NaN would slip through std::max above
+  CHECK(worst <= 1.0);
+  // Rows below the block are never written.
+  if (accumulate)
+    CHECK((c_all.bottomRows(5).array() == c0.bottomRows(5).array()).all());
+  else
+    CHECK(c_all.bottomRows(5).array().isNaN().all());
+}
+
+}  // namespace
+
+TEST_CASE("tile products match direct sums in float and double", "[backend][tiles]") {
+  // Thin shapes (Eigen's path) and packed ones: edges of the micro-kernels' register blocks
+  // (6 x 16 and 32 x 12), k = 1, k beyond one KC block (256-384), and the default tile; c
+  // starts as NaN where it must be overwritten, not read. Both operands are packed from both
+  // layouts (transpose_a), as full panels (the fixed-width and AVX2 transposing paths, k with
+  // and without a remainder of 8) and as partial ones. With BLIS, its kernel is checked
+  // directly too, because tile_product runs on Eigen where Eigen's vectors are wider.
+  for (const bool transpose_a : {true, false})
+    for (const bool accumulate : {false, true})
+      for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{{1, 1, 1},
+                                                                     {7, 5, 1},
+                                                                     {17, 13, 64},
+                                                                     {16, 16, 1},
+                                                                     {20, 17, 600},
+                                                                     {33, 130, 257},
+                                                                     {100, 40, 300},
+                                                                     {512, 128, 64}}) {
+        check_tile_product<float>(transpose_a, m, n, k, accumulate);
+        check_tile_product<double>(transpose_a, m, n, k, accumulate);
+#if defined(ENGRAM_USE_BLIS)
+        if (engram::cpu_detail::packs(m, n, k)) {
+          check_tile_product<float>(transpose_a, m, n, k, accumulate, true);
+          check_tile_product<double>(transpose_a, m, n, k, accumulate, true);
+        }
+#endif
+      }
+}
+
+#if defined(ENGRAM_USE_BLIS)
+TEST_CASE("tile products run on BLIS's kernel only where its vectors are as wide as Eigen's",
+          "[backend][tiles]") {
+  using engram::cpu_detail::vector_bytes;
+  CHECK(vector_bytes("skx") == 64);
+  CHECK(vector_bytes("zen4") == 64);
+  CHECK(vector_bytes("haswell") == 32);
+  CHECK(vector_bytes("zen3") == 32);
+  CHECK(vector_bytes("penryn") == 16);
+  CHECK(vector_bytes("armsve") > 64);  // unknown configurations keep BLIS
+  const char* running = bli_arch_string(bli_arch_query_id());
+  const bool expected = vector_bytes(running) >= engram::cpu_detail::eigen_vector_bytes;
+  INFO("BLIS configuration " << running << ", Eigen's vectors "
+                             << engram::cpu_detail::eigen_vector_bytes << " bytes");
+  CHECK(engram::cpu_detail::blis_kernel<float>::get().preferred == expected);
+  CHECK(engram::cpu_detail::blis_kernel<double>::get().preferred == expected);
+  // The packing buffer follows the choice: none where Eigen runs the products.
+  CHECK((engram::tile_product_pack_size<float>(engram::cpu{}, 512, 128, 256) > 0) == expected);
+}
+#endif
