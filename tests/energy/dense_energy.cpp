@@ -234,10 +234,6 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
   CHECK((a.weighted - all.weighted).cwiseAbs().maxCoeff() < 1e-13);
 }
 
-namespace {
-
-}  // namespace
-
 TEST_CASE("an energy sees patterns added to and removed from its memory", "[energy][memory]") {
   const engram::philox_source rng(16);
   const Md xi = uniform(rng, 0, 5, 6), x = uniform(rng, 1, 5, 1), extra = uniform(rng, 2, 5, 2);
