@@ -95,7 +95,8 @@ void bm_value_and_gradient(benchmark::State& state) {
 /// The tile policy's sizes: memory tiles of range(3) memories and query tiles of range(4)
 /// queries; the defaults of cpu_tiles come from this sweep.
 void bm_tiles(benchmark::State& state) {
-  time_evaluation<float>(state, {.memory_tile = state.range(3), .query_tile = state.range(4)});
+  time_evaluation<float>(
+      state, {.memory_tile = state.range(3), .query_tile = state.range(4), .thin_tile_bytes = 0});
 }
 
 template <class Scalar>
@@ -133,11 +134,13 @@ BENCHMARK(bm_value_and_gradient<float>)->Apply(shapes);
 BENCHMARK(bm_retrieve<float>)->Apply(shapes);
 // The step of the benchmarks above, and image_completion's (20 queries against 10,000
 // Fashion-MNIST images of 784 pixels), where a memory tile of 512 patterns (1.6 MB) no longer
-// fits a core's L2 between the score and the read-out product.
+// fits a core's L2 between the score and the read-out product, with 1 to 32 queries: up to 24
+// (thin_columns) the products run on the thin kernels. The sweep turns off the policy's limit on
+// a thin batch's tile bytes (thin_tile_bytes = 0), so that memory_tile is what runs.
 BENCHMARK(bm_tiles)
     ->ArgNames({"B", "K", "D", "memory_tile", "query_tile"})
     ->ArgsProduct({{1024}, {8192}, {64, 256}, {128, 256, 512, 1024, 2048}, {32, 64, 128, 256}})
-    ->ArgsProduct({{20}, {10000}, {784}, {32, 64, 128, 256, 512, 1024}, {128}})
+    ->ArgsProduct({{1, 8, 20, 24, 32}, {10000}, {784}, {64, 128, 256, 512, 1024}, {128}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(bm_gemm<double>)

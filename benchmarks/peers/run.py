@@ -525,6 +525,9 @@ def main():
                         help="seconds a peer's call may take; slower ones are timed once, and "
                         "skipped at larger K (default 30, 5 with --quick)")
     parser.add_argument("--only", default=None, help="regex: run only the peers it matches")
+    parser.add_argument("--cases", default=None,
+                        help="regex: run only the cases whose names it matches (their data stay "
+                        "those of the full run); prints the table, rewrites nothing")
     parser.add_argument("--build", default=str(ROOT / "build-peers"), help="engram build folder")
     parser.add_argument("--blas", choices=["blis", "eigen"], default="blis",
                         help="engram's tile micro-kernels (CMake ENGRAM_BLAS)")
@@ -559,6 +562,10 @@ def main():
     binary = build_engram(build, args.blas)
     print("== writing the cases", file=sys.stderr)
     cases = make_cases(args)
+    if args.cases:
+        cases = [c for c in cases if re.search(args.cases, c.name)]
+        if not cases:
+            sys.exit(f"run.py: no case matches --cases {args.cases!r}")
     folder = build / "peers-data"
     write_cases(cases, folder)
     print(f"== engram ({len(cases)} cases)", file=sys.stderr)
@@ -569,7 +576,7 @@ def main():
     header = "Machine: " + machine(args, context)
     lines, _ = tables(cases, engram_runs, peer_results, header)
     print("\n".join(lines))
-    if not args.quick or args.write:
+    if (not args.quick or args.write) and not args.cases:
         charts = draw_charts(cases, engram_runs, peer_results, HERE / "charts", folder)
         rewrite_results(Path(args.results), lines, charts)
         print(f"rewrote {args.results} and {len(charts)} charts in {HERE / 'charts'}",

@@ -297,9 +297,11 @@ void check_tile_product(bool transpose_a, Index m, Index n, Index k, bool accumu
 }  // namespace
 
 TEST_CASE("tile products match direct sums in float and double", "[backend][tiles]") {
-  // Thin shapes (Eigen's path) and packed ones: edges of the micro-kernels' register blocks
-  // (6 x 16 and 32 x 12), k = 1, k beyond one KC block (256-384), and the default tile; c
-  // starts as NaN where it must be overwritten, not read. Both operands are packed from both
+  // Thin shapes (up to thin_columns columns: the dot and axpy kernels, at the edges of their
+  // 4 x 3 and 3-vector x 4 blocks, with k and m off whole vectors; image_completion's products,
+  // 784 x 20 x 512) and packed ones: edges of the micro-kernels' register blocks (6 x 16 and
+  // 32 x 12), k = 1, k beyond one KC block (256-384), and the default tile; c starts as NaN
+  // where it must be overwritten, not read. Both operands are packed from both
   // layouts (transpose_a), as full panels (the fixed-width and AVX2 transposing paths, k with
   // and without a remainder of 8) and as partial ones. With BLIS, its kernel is checked
   // directly too, because tile_product runs on Eigen where Eigen's vectors are wider.
@@ -312,7 +314,14 @@ TEST_CASE("tile products match direct sums in float and double", "[backend][tile
                                                                      {20, 17, 600},
                                                                      {33, 130, 257},
                                                                      {100, 40, 300},
-                                                                     {512, 128, 64}}) {
+                                                                     {512, 128, 64},
+                                                                     {784, 20, 512},
+                                                                     {50, 24, 37},
+                                                                     {61, 25, 19},
+                                                                     {3, 2, 2000},
+                                                                     {784, 9, 70},
+                                                                     {300, 7, 45},
+                                                                     {250, 3, 20}}) {
         check_tile_product<float>(transpose_a, m, n, k, accumulate);
         check_tile_product<double>(transpose_a, m, n, k, accumulate);
 #if defined(ENGRAM_USE_BLIS)

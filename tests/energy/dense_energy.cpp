@@ -197,6 +197,26 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
   // Different summation orders: a few ulps of the O(1) values (double ulp 2.2e-16).
   CHECK((e1 - e2).cwiseAbs().maxCoeff() < 1e-13);
   CHECK((g1 - g2).cwiseAbs().maxCoeff() < 1e-13);
+  // A thin batch (11 queries) with its tiles limited to two patterns' bytes (144 bytes at D = 9)
+  // against no limit.
+  engram::lse_energy<double> thin(memory, 7.0), unlimited(memory, 7.0);
+  thin.set_tiles({.thin_tile_bytes = 2 * 9 * 8});
+  unlimited.set_tiles({.thin_tile_bytes = 0});
+  const auto [e_thin, g_thin] = thin.value_and_gradient(x);
+  const auto [e_unlimited, g_unlimited] = unlimited.value_and_gradient(x);
+  CHECK((e1 - e_thin).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((g1 - g_thin).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((e1 - e_unlimited).cwiseAbs().maxCoeff() < 1e-13);
+  CHECK((g1 - g_unlimited).cwiseAbs().maxCoeff() < 1e-13);
+  // The limit: 256 KiB of float patterns at D = 784 is 83 patterns, for at most 24 queries;
+  // beyond, or with no limit, the policy's memory_tile; never more than it, never below one.
+  using engram::cpu_detail::reduction_tiles;
+  CHECK(reduction_tiles<float>({}, 20, 784).memory_tile == 83);
+  CHECK(reduction_tiles<double>({}, 24, 784).memory_tile == 41);
+  CHECK(reduction_tiles<float>({}, 25, 784).memory_tile == 512);
+  CHECK(reduction_tiles<float>({.thin_tile_bytes = 0}, 20, 784).memory_tile == 512);
+  CHECK(reduction_tiles<float>({}, 20, 8).memory_tile == 512);
+  CHECK(reduction_tiles<float>({.thin_tile_bytes = 1}, 20, 8).memory_tile == 1);
 
   // Few query blocks for many threads: the memories are split into chunks whose partial
   // states are combined.

@@ -213,6 +213,11 @@ TEST_CASE("every public entry point answers bad input with a typed error naming 
          auto e = lse;
          e.set_tiles({.memory_tile = 512, .query_tile = -3});
        }},
+      {"set_tiles(thin_tile_bytes = -1)", kind::invalid, "thin_tile_bytes is -1",
+       [&] {
+         auto e = lse;
+         e.set_tiles({.thin_tile_bytes = -1});
+       }},
       {"drdam value(wrong rows)", kind::dimension, "queries",
        [&] { drdam.value(Md::Zero(d + 1, 1)); }},
       // Feature maps.

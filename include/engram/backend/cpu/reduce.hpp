@@ -55,6 +55,21 @@ void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half
   }
 }
 
+/// The tiles a reduction of `batch` queries of dimension `dim` runs with. A batch of at most
+/// thin_columns queries runs on the thin kernels, which read each memory tile twice, once per
+/// product, where it lies; its memory tiles are cut to tiles.thin_tile_bytes of patterns
+/// (256 KiB: 83 patterns at D = 784 in float), so that the read-out finds the tile in the
+/// core's L2 where the score product left it. image_completion's step (20 queries, D = 784)
+/// took 8.4-10.4 ms with tiles of 512 patterns (1.6 MB) and 6.7-7.7 ms with 64-256
+/// (benchmarks/RESULTS.md).
+template <real_scalar Scalar>
+cpu_tiles reduction_tiles(cpu_tiles tiles, index batch, index dim) {
+  if (batch <= thin_columns && dim > 0 && tiles.thin_tile_bytes > 0)
+    tiles.memory_tile = std::clamp<index>(tiles.thin_tile_bytes / (dim * index(sizeof(Scalar))), 1,
+                                          std::max<index>(1, tiles.memory_tile));
+  return tiles;
+}
+
 }  // namespace cpu_detail
 
 /// Reduces all K memories against the queries X (D x B) into `out`:
@@ -69,7 +84,7 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   const index dim = patterns.rows(), count = patterns.cols(), batch = queries.cols();
   out.reset(dim, batch, with_weighted);
   if (count == 0 || batch == 0) return;  // nothing to fold: max -inf, sum 0
-  const cpu_detail::split sp(batch, count, tiles);
+  const cpu_detail::split sp(batch, count, cpu_detail::reduction_tiles<Scalar>(tiles, batch, dim));
   auto& partials = ws.exp_chunks(std::size_t(sp.chunks));
   for (index c = 1; c < sp.chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
   ws.prepare_threads(sp.rows, sp.cols);
@@ -97,7 +112,7 @@ void sum_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   const index dim = patterns.rows(), count = patterns.cols(), batch = queries.cols();
   out.reset(dim, batch, with_weighted);
   if (count == 0 || batch == 0) return;
-  const cpu_detail::split sp(batch, count, tiles);
+  const cpu_detail::split sp(batch, count, cpu_detail::reduction_tiles<Scalar>(tiles, batch, dim));
   auto& partials = ws.sum_chunks(std::size_t(sp.chunks));
   for (index c = 1; c < sp.chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
   ws.prepare_threads(sp.rows, 2 * sp.cols);

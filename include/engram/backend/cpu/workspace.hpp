@@ -21,13 +21,19 @@ namespace engram {
 struct cpu_tiles {
   index memory_tile = 512;  // memories per streamed tile (rows of the score block)
   index query_tile = 128;   // queries per parallel task (columns of the score block)
+  // With at most 24 queries (the thin kernels of gemm.hpp), memory tiles hold at most this many
+  // bytes of patterns, so that a tile stays in L2 between its two products; 0: no limit.
+  index thin_tile_bytes = index(256) << 10;
 
-  /// Throws invalid_argument naming a size below 1.
+  /// Throws invalid_argument naming a size below 1 (below 0 for thin_tile_bytes).
   void validate() const {
     if (memory_tile < 1 || query_tile < 1)
       throw invalid_argument(detail::message("cpu_tiles.memory_tile is ", memory_tile,
                                              " and cpu_tiles.query_tile ", query_tile,
                                              "; both must be >= 1"));
+    if (thin_tile_bytes < 0)
+      throw invalid_argument(detail::message("cpu_tiles.thin_tile_bytes is ", thin_tile_bytes,
+                                             "; it must be >= 0 (0: no limit)"));
   }
 };
 
