@@ -277,6 +277,66 @@ TEST_CASE("centroid iteration searches supports once a step, with the same fixed
   }
 }
 
+TEMPLATE_TEST_CASE("dense supports: whole-tile sums are bitwise the member-by-member sums",
+                   "[energy][lsr][support]", float, double) {
+  // Queries near the middle of [0,1]^D with a radius that holds most memories: the brute-force
+  // search computes whole tiles of distances and the energy folds them in whole
+  // (compact_tile). Its partial state must be bitwise the one of visiting the members one by
+  // one: the KD-tree's path, and sums written out here. D = 5 and 37 leave entries past the
+  // last vector; K = 1300 ends on a part tile of 512; B = 70 ends on a block of 6 columns.
+  using T = TestType;
+  using M = engram::matrix<T>;
+  for (Index D : {Index(5), Index(37), Index(64)}) {
+    INFO("D = " << D);
+    const Index K = 1300, B = 70;
+    const M xi = uniform<T>(300 + D, D, K);
+    M x = M::Constant(D, B, T(0.5)) + T(0.2) * uniform<T>(310 + D, D, B, T(-1), T(1));
+    // A radius at the 70th percentile of the first query's distances: dense, not full.
+    std::vector<T> d2(static_cast<std::size_t>(K));
+    for (Index mu = 0; mu < K; ++mu) d2[std::size_t(mu)] = (x.col(0) - xi.col(mu)).squaredNorm();
+    std::nth_element(d2.begin(), d2.begin() + 910, d2.end());
+    const T beta = T(2) / d2[910];
+    engram::dense_memory<T> memory(xi);
+    engram::lsr_energy<T> brute(memory, beta), tree(memory, beta);
+    brute.set_support_method(engram::support_method::brute_force);
+    tree.set_support_method(engram::support_method::kd_tree);
+    auto ws_brute = brute.make_workspace(), ws_tree = tree.make_workspace();
+    engram::vector<T> e_brute(B), e_tree(B);
+    M g_brute(D, B), g_tree(D, B);
+    brute.evaluate(x, e_brute, &g_brute, ws_brute);
+    tree.evaluate(x, e_tree, &g_tree, ws_tree);
+    const engram::sum_partial<T>& p = ws_brute.partial;
+    REQUIRE(p.count.minCoeff() > K / 2);  // dense: the whole-tile path
+    REQUIRE(p.count.maxCoeff() < K);      // and some memories outside
+    CHECK(p.count == ws_tree.partial.count);
+    CHECK(p.value == ws_tree.partial.value);
+    CHECK(p.slope == ws_tree.partial.slope);
+    CHECK(p.weighted == ws_tree.partial.weighted);
+    CHECK(e_brute == e_tree);
+    CHECK(g_brute == g_tree);
+    // Member by member, memories ascending, from the search's own exact distances.
+    for (Index b = 0; b < B; ++b) {
+      T value = 0, slope = 0;
+      Index count = 0;
+      engram::vector<T> weighted = engram::vector<T>::Zero(D);
+      for (Index mu = 0; mu < K; ++mu) {
+        const T e = engram::cpu_detail::squared_distance(x.col(b).data(), xi.col(mu).data(), D);
+        const T w = engram::epanechnikov::weight(beta, e);
+        if (!(w > T(0))) continue;
+        value += w;
+        slope += engram::epanechnikov::weight_slope(beta, e);
+        ++count;
+        weighted += xi.col(mu);
+      }
+      INFO("column " << b);
+      CHECK(p.count(b) == count);
+      CHECK(p.value(b) == value);
+      CHECK(p.slope(b) == slope);
+      CHECK(p.weighted.col(b) == weighted);
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("candidate lists visit the members of the index's own search",
                    "[memory][support]", float, double) {
   using T = TestType;

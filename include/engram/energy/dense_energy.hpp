@@ -226,22 +226,33 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
       p.reset(dim(), queries.cols(), with_gradient);
       const Scalar r = support_radius();
       // The radius index hands over exact squared distances; membership is w > 0 (strict).
-      index_.for_each_candidate(
-          queries, r * r,
-          [&](index b, index mu, Scalar d2) {
-            const Scalar w = Kernel::weight(beta, d2);
-            if (!(w > Scalar(0))) return;
-            const Scalar slope = Kernel::weight_slope(beta, d2);
-            p.value(b) += w;
-            p.slope(b) += slope;
-            ++p.count(b);
-            if (!with_gradient) return;
-            if constexpr (uniform_slope)
-              p.weighted.col(b) += patterns.col(mu);
-            else
-              p.weighted.col(b) += slope * patterns.col(mu);
-          },
-          ws.backend, ws.candidates);
+      const auto visit = [&](index b, index mu, Scalar d2) {
+        const Scalar w = Kernel::weight(beta, d2);
+        if (!(w > Scalar(0))) return;
+        const Scalar slope = Kernel::weight_slope(beta, d2);
+        p.value(b) += w;
+        p.slope(b) += slope;
+        ++p.count(b);
+        if (!with_gradient) return;
+        if constexpr (uniform_slope)
+          p.weighted.col(b) += patterns.col(mu);
+        else
+          p.weighted.col(b) += slope * patterns.col(mu);
+      };
+      if constexpr (uniform_slope) {
+        // Whole tiles where a brute-force search has computed every distance of one (dense
+        // supports): the same sums, in the same order, without a call per member.
+        const auto tile = [&](index b0, index k0, index kc, index bc, Scalar* d2, index ld) {
+          compact_tile(
+              Backend{}, patterns, b0, k0, kc, bc, d2, ld,
+              [beta](Scalar e) { return Kernel::weight(beta, e); },
+              [beta](Scalar e) { return Kernel::weight_slope(beta, e); }, with_gradient, p);
+        };
+        index_.for_each_candidate(queries, r * r, tiled_visitor{visit, tile}, ws.backend,
+                                  ws.candidates);
+      } else {
+        index_.for_each_candidate(queries, r * r, visit, ws.backend, ws.candidates);
+      }
     } else {
       constexpr bool l2 = Kernel::similarity == similarity_kind::l2;
       sum_reduce(

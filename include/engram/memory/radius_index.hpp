@@ -102,6 +102,23 @@ struct candidate_cache {
   matrix<Scalar> gathered;   // their queries
 };
 
+/// A visitor of for_each_candidate that also takes whole tiles: visit(b, mu, d2) for candidates
+/// found one at a time, and tile(b0, k0, kc, bc, d2, ld) for a tile of a brute-force search
+/// whose exact distances were all computed: d2[i + j ld] for memory k0 + i and column b0 + j,
+/// +inf where the pair is no candidate. A tile must have the effect of visiting its finite
+/// entries column by column, memories ascending; it may overwrite d2.
+template <class Visit, class Tile>
+struct tiled_visitor {
+  Visit visit;
+  Tile tile;
+  template <class Scalar>
+  void operator()(index b, index mu, Scalar d2) const {
+    visit(b, mu, d2);
+  }
+};
+template <class Visit, class Tile>
+tiled_visitor(Visit, Tile) -> tiled_visitor<Visit, Tile>;
+
 template <real_scalar Scalar, backend Backend = cpu>
 class radius_index {
  public:

@@ -6,6 +6,8 @@
 //               two GEMMs per tile (scores, then weighted += Xi_tile exp(scores - max)).
 //   sum_reduce: s_mu,b = <xi_mu, x_b> (dot) or -1/2 ||x_b - xi_mu||^2 (l2), then F(s), F'(s)
 //               summed into sum_partial; two GEMMs per tile likewise.
+//   compact_tile: one tile of a support search's exact distances (radius_candidates) folded
+//               into sum_partial for a kernel of uniform slope (Epanechnikov).
 #pragma once
 
 #include <algorithm>
@@ -70,7 +72,100 @@ cpu_tiles reduction_tiles(cpu_tiles tiles, index batch, index dim) {
   return tiles;
 }
 
+/// Columns a[q] (D numbers each, q < Q) += sum over i < kc, ascending, of m[q][i] xi_{k0 + i},
+/// where m is 0 or 1: a 0 adds a signed zero, which leaves a sum that started at +0 unchanged, and
+/// m xi is exact, so each sum is bitwise the one that adds the members' patterns one by one.
+/// Runs of P vectors of each column stay in registers over all kc memories.
+template <int Q, class Scalar>
+void masked_pattern_sums(const matrix<Scalar>& patterns, index k0, index kc, const Scalar* const* m,
+                         Scalar* const* a) {
+  namespace ei = Eigen::internal;
+  using Packet = typename ei::packet_traits<Scalar>::type;
+  constexpr index W = ei::packet_traits<Scalar>::size;
+  constexpr int P = vector_registers >= 32 ? 4 : 2;
+  const index dim = patterns.rows();
+  const Scalar* base = patterns.col(k0).data();
+  index d0 = 0;
+  const auto run = [&]<int R>(std::integral_constant<int, R>) {
+    Packet acc[Q][R];
+    for (int q = 0; q < Q; ++q)
+      for (int r = 0; r < R; ++r) acc[q][r] = ei::ploadu<Packet>(a[q] + d0 + r * W);
+    for (index i = 0; i < kc; ++i) {
+      const Scalar* x = base + i * dim + d0;
+      Packet v[R];
+      for (int r = 0; r < R; ++r) v[r] = ei::ploadu<Packet>(x + r * W);
+      for (int q = 0; q < Q; ++q) {
+        const Packet mq = ei::pset1<Packet>(m[q][i]);
+        for (int r = 0; r < R; ++r) acc[q][r] = ei::pmadd(v[r], mq, acc[q][r]);
+      }
+    }
+    for (int q = 0; q < Q; ++q)
+      for (int r = 0; r < R; ++r) ei::pstoreu(a[q] + d0 + r * W, acc[q][r]);
+    d0 += R * W;
+  };
+  while (d0 + P * W <= dim) run(std::integral_constant<int, P>{});
+  while (d0 + W <= dim) run(std::integral_constant<int, 1>{});
+  for (; d0 < dim; ++d0)
+    for (int q = 0; q < Q; ++q) {
+      Scalar sum = a[q][d0];
+      for (index i = 0; i < kc; ++i) sum += m[q][i] * base[i * dim + d0];
+      a[q][d0] = sum;
+    }
+}
+
 }  // namespace cpu_detail
+
+/// One tile of a brute-force support search taken in whole (radius_candidates' tile visitor),
+/// for a compact kernel of uniform slope: d2[i + j ld] holds the exact squared distance of memory
+/// k0 + i to query column b0 + j, +inf where the pair is no candidate. For each column and each
+/// memory ascending with w = weight(d2) > 0: value += w, slope += slope_of(d2), count += 1 and,
+/// with `weighted`, weighted += xi. The same sums in the same order as visiting the members
+/// one by one, so bitwise the same partial; d2 is overwritten with the members' 0/1 marks.
+template <real_scalar Scalar, class Weight, class Slope>
+void compact_tile(cpu, const matrix<Scalar>& patterns, index b0, index k0, index kc, index bc,
+                  Scalar* d2, index ld, Weight&& weight, Slope&& slope_of, bool weighted,
+                  sum_partial<Scalar>& p) {
+  // Four columns at a time, so that their chains of additions overlap.
+  for (index j0 = 0; j0 < bc; j0 += 4) {
+    const index n = std::min<index>(4, bc - j0);
+    Scalar value[4] = {}, slope[4] = {};
+    index count[4] = {};
+    for (index q = 0; q < n; ++q) {
+      value[q] = p.value(b0 + j0 + q);
+      slope[q] = p.slope(b0 + j0 + q);
+      count[q] = p.count(b0 + j0 + q);
+    }
+    // Without branches: a non-member adds +0, which leaves every sum as it was (value starts
+    // at +0 and only grows; slopes share one sign, so their sum is never -0).
+    for (index i = 0; i < kc; ++i)
+      for (index q = 0; q < n; ++q) {
+        Scalar& e = d2[i + (j0 + q) * ld];
+        const Scalar w = weight(e);
+        const bool in = w > Scalar(0);
+        value[q] += in ? w : Scalar(0);
+        slope[q] += in ? slope_of(e) : Scalar(0);
+        count[q] += in;
+        e = in ? Scalar(1) : Scalar(0);
+      }
+    for (index q = 0; q < n; ++q) {
+      p.value(b0 + j0 + q) = value[q];
+      p.slope(b0 + j0 + q) = slope[q];
+      p.count(b0 + j0 + q) = count[q];
+    }
+    if (!weighted) continue;
+    const Scalar* m[4];
+    Scalar* a[4];
+    for (index q = 0; q < n; ++q) {
+      m[q] = d2 + (j0 + q) * ld;
+      a[q] = p.weighted.col(b0 + j0 + q).data();
+    }
+    if (n == 4)
+      cpu_detail::masked_pattern_sums<4>(patterns, k0, kc, m, a);
+    else
+      for (index q = 0; q < n; ++q)
+        cpu_detail::masked_pattern_sums<1>(patterns, k0, kc, m + q, a + q);
+  }
+}
 
 /// Reduces all K memories against the queries X (D x B) into `out`:
 /// a_mu,b = beta (<xi_mu, x_b> + bias_scale * half_sq_norms_mu).
