@@ -11,6 +11,10 @@
 
 #include <Random123/boxmuller.hpp>
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -231,6 +235,111 @@ TEST_CASE("float sincos features against the double map of the same directions",
                                 std::sqrt(double(y));
   CHECK(((pf.cast<double>() - pd).topRows(y).array().abs() <= bound.array()).all());
   CHECK(((pf.cast<double>() - pd).bottomRows(y).array().abs() <= bound.array()).all());
+}
+
+TEST_CASE("the sincos map's one-pass share of a tile", "[core][simd][features]") {
+  // detail::sincos_project: scale sum_i (cos h_i tc_i + sin h_i ts_i) and the pullback
+  // u_i = scale (cos h_i ts_i - sin h_i tc_i), for runs of every length modulo the packets
+  // (16 and 8 lanes), with arguments beyond the reduction's range among them.
+  const engram::philox_source rng(41);
+  const float scale = 0.125f;
+  for (std::size_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 100, 515}) {
+    std::vector<float> h(n), tc(n), ts(n), u(n, std::numeric_limits<float>::quiet_NaN());
+    for (std::size_t i = 0; i < n; ++i) {
+      h[i] = rng.uniform<float>(0, i) * 200.f - 100.f;
+      tc[i] = rng.uniform<float>(1, i) * 2.f - 1.f;
+      ts[i] = rng.uniform<float>(2, i) * 2.f - 1.f;
+    }
+    if (n > 5) h[5] = 1e5f;  // beyond sincos_limit: std::sin and std::cos
+    const float total =
+        engram::detail::sincos_project(n, h.data(), scale, tc.data(), ts.data(), u.data());
+    // Against double sums: sine and cosine within 4 units of 2^-24 (the kernel's test above),
+    // then n + 2 roundings of the float sum of the terms' magnitudes, and 3 for each pullback
+    // (product, fused difference, scaling).
+    double exact = 0, magnitude = 0, worst_u = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double c = std::cos(double(h[i])), si = std::sin(double(h[i]));
+      exact += c * tc[i] + si * ts[i];
+      magnitude += std::abs(tc[i]) + std::abs(ts[i]);
+      const double ui = scale * (c * ts[i] - si * tc[i]);
+      worst_u = std::max(worst_u, std::abs(u[i] - ui) /
+                                      (scale * (std::abs(tc[i]) + std::abs(ts[i])) * 7 * 0x1p-24));
+    }
+    INFO("n " << n);
+    CHECK(std::abs(total - scale * exact) <= scale * magnitude * double(n + 6) * 0x1p-24);
+    CHECK(worst_u <= 1.0);
+    // Element by element, the pullback is the kernel's sine and cosine composed in one order,
+    // whichever path (packet, masked packet, tail) the element took.
+    std::vector<float> s1(n), c1(n);
+    engram::detail::sincos(n, h.data(), 1.f, s1.data(), c1.data());
+    for (std::size_t i = 0; i < n; ++i)
+      CHECK(u[i] == scale * engram::detail::fused(c1[i], ts[i], -(s1[i] * tc[i])));
+    // Without a pullback the sum is the same to the bit; in place (u = h) the pullback too.
+    CHECK(engram::detail::sincos_project(n, h.data(), scale, tc.data(), ts.data(), nullptr) ==
+          total);
+    std::vector<float> in_place = h;
+    CHECK(engram::detail::sincos_project(n, in_place.data(), scale, tc.data(), ts.data(),
+                                         in_place.data()) == total);
+    CHECK(in_place == u);
+  }
+  // A NaN argument makes the sum NaN (a diverged column), never a number.
+  std::vector<float> h(20, 0.5f), t(20, 1.f);
+  h[17] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(std::isnan(engram::detail::sincos_project(20, h.data(), 1.f, t.data(), t.data(), nullptr)));
+}
+
+TEST_CASE("float sincos projections against double sums over the same directions",
+          "[core][simd][features]") {
+  // project(): s_b = <T, phi(x_b)> and J_phi(x_b)^T T, in float (the one-pass share of each
+  // tile where the build has AVX2, the stored features otherwise), against double sums over
+  // the map's own float directions. Tiles of 64 directions leave a last tile of 40 rows.
+  const Index d = 37, y = 1000, b = 5;
+  const float beta = 30.f;
+  const engram::random_features<engram::sincos_features, float> f(d, y, beta, 8, {.tile = 64});
+  Eigen::MatrixXf x(d, b);
+  engram::philox_source(2).fill_uniform(x, 0, 0.f, 0.2f);
+  Eigen::VectorXf t(2 * y);
+  engram::philox_source(3).fill_normal(t, 0);
+  Eigen::VectorXf s(b);
+  Eigen::MatrixXf jt;
+  f.project(x, t, s, &jt);
+  const Eigen::MatrixXd omega = f.omega().cast<double>();  // Y x D
+  const Eigen::MatrixXd xd = x.cast<double>();
+  const double rb = std::sqrt(double(beta)), c = 1 / std::sqrt(double(y)), u = 0x1p-24;
+  const Eigen::MatrixXd h = rb * omega * xd;
+  // h in float is within (D + 2) u sqrt(beta) sum_d |omega_ad x_d| of h (a float dot product);
+  // sine and cosine add 4 u; every sum over the Y directions adds (Y + 2) u of its magnitude.
+  const Eigen::MatrixXd dh = (d + 2) * u * rb * (omega.cwiseAbs() * xd.cwiseAbs()).array();
+  for (Index j = 0; j < b; ++j) {
+    double exact = 0, bound = 0;
+    Eigen::VectorXd g = Eigen::VectorXd::Zero(d), g_bound = Eigen::VectorXd::Zero(d);
+    for (Index a = 0; a < y; ++a) {
+      const double t1 = t(a), t2 = t(y + a), mag = std::abs(t1) + std::abs(t2);
+      exact += c * (std::cos(h(a, j)) * t1 + std::sin(h(a, j)) * t2);
+      const double err = c * mag * (dh(a, j) + 4 * u + (y + 2) * u);
+      bound += err;
+      g += rb * omega.row(a).transpose() * c * (std::cos(h(a, j)) * t2 - std::sin(h(a, j)) * t1);
+      g_bound += rb * omega.row(a).transpose().cwiseAbs() * (err + c * mag * (d + 2) * u);
+    }
+    INFO("column " << j);
+    CHECK(std::abs(s(j) - exact) <= bound);
+    CHECK(((jt.col(j).cast<double>() - g).array().abs() <= g_bound.array()).all());
+  }
+#if defined(_OPENMP)
+  // Tiles are summed into one partial each and the partials in tile order: any thread count
+  // gives the same numbers, to the bit.
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    Eigen::VectorXf s2(b);
+    Eigen::MatrixXf jt2;
+    f.project(x, t, s2, &jt2);
+    INFO(threads << " threads");
+    CHECK(s2 == s);
+    CHECK(jt2 == jt);
+  }
+  omp_set_num_threads(saved);
+#endif
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // The float functions engram evaluates many at a time itself: the log of a uniform in (0, 1]
 // and the sine and cosine (of pi a for a in [-1, 1], and of any float), as Cephes' float
 // polynomials (Moshier's logf, sinf and cosf), in AVX2 packets where the target has AVX2 and FMA
-// and in a scalar loop otherwise or for the tail. Sine and cosine share one range reduction
+// (sine and cosine in AVX-512 packets where it has AVX-512F) and in a scalar loop otherwise or
+// for the tail. Sine and cosine share one range reduction
 // (Eigen's sin() and cos() reduce the argument once each). Every multiply-add is fused() or a
 // lone product, never left for the compiler to contract, and the packets perform the same
 // operations as the scalar code: one build gives bitwise the same numbers whichever path an
@@ -173,40 +174,120 @@ inline void sincospi_unit(__m256 a, __m256& sine, __m256& cosine) {
   const __m256 t = fma(splat(-0.5f), q, a);
   sincos_quadrant(_mm256_mul_ps(t, splat(pi_f)), q, sine, cosine);
 }
+
+/// sin(v) and cos(v) as sincos_one, lane by lane.
+inline void sincos(__m256 v, __m256& sine, __m256& cosine) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(int(0x80000000u)));
+  // Lanes beyond the limit (or NaN) go through sincos_one, as in the scalar loop.
+  const int far = _mm256_movemask_ps(
+      _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), splat(sincos_limit), _CMP_NLE_UQ));
+  const __m256 q = round_nearest(_mm256_mul_ps(v, splat(two_over_pi)));
+  const __m256 minus_q = _mm256_xor_ps(q, sign_mask);  // -q, as the scalar code negates
+  __m256 t = fma(minus_q, splat(pio2_1), v);
+  t = fma(minus_q, splat(pio2_2), t);
+  t = fma(minus_q, splat(pio2_3), t);
+  sincos_quadrant(t, q, sine, cosine);
+  if (far) {
+    alignas(32) float x[8], s[8], c[8];
+    _mm256_store_ps(x, v);
+    _mm256_store_ps(s, sine);
+    _mm256_store_ps(c, cosine);
+    for (int l = 0; l < 8; ++l)
+      if (far & (1 << l)) sincos_one(x[l], s[l], c[l]);
+    sine = _mm256_load_ps(s);
+    cosine = _mm256_load_ps(c);
+  }
+}
 }  // namespace packet
+#endif
+
+#if defined(__AVX512F__) && defined(__FMA__)
+/// sin and cos on sixteen lanes: the AVX2 packets' operations, with AVX-512F's masks.
+namespace packet16 {
+inline __m512 splat(float v) {
+  return _mm512_set1_ps(v);
+}
+inline __m512 fma(__m512 a, __m512 b, __m512 c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+inline __m512 flip(__m512 a, __m512i bits) {
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), bits));
+}
+
+inline void sincos_quadrant(__m512 x, __m512 q, __m512& sine, __m512& cosine) {
+  const __m512 z = _mm512_mul_ps(x, x);
+  __m512 ps = splat(sin_p[0]);
+  ps = fma(ps, z, splat(sin_p[1]));
+  ps = fma(ps, z, splat(sin_p[2]));
+  const __m512 s = fma(_mm512_mul_ps(ps, z), x, x);
+  __m512 pc = splat(cos_p[0]);
+  pc = fma(pc, z, splat(cos_p[1]));
+  pc = fma(pc, z, splat(cos_p[2]));
+  const __m512 c = fma(_mm512_mul_ps(pc, z), z, fma(splat(-0.5f), z, splat(1.f)));
+  const __m512i qi = _mm512_cvtps_epi32(q);
+  const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+  const __mmask16 odd = _mm512_test_epi32_mask(qi, one);
+  const __m512i sign_s = _mm512_slli_epi32(_mm512_and_si512(qi, two), 30);
+  const __m512i sign_c = _mm512_slli_epi32(_mm512_and_si512(_mm512_add_epi32(qi, one), two), 30);
+  sine = flip(_mm512_mask_blend_ps(odd, s, c), sign_s);
+  cosine = flip(_mm512_mask_blend_ps(odd, c, s), sign_c);
+}
+
+/// sin(v) and cos(v) as sincos_one, for the lanes of `lanes`; the others are sin 0 and cos 0
+/// where v is 0 there.
+inline void sincos(__m512 v, __mmask16 lanes, __m512& sine, __m512& cosine) {
+  const __m512 abs =
+      _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+  const __mmask16 far = _mm512_cmp_ps_mask(abs, splat(sincos_limit), _CMP_NLE_UQ) & lanes;
+  const __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(v, splat(two_over_pi)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 minus_q = flip(q, _mm512_set1_epi32(int(0x80000000u)));
+  __m512 t = fma(minus_q, splat(pio2_1), v);
+  t = fma(minus_q, splat(pio2_2), t);
+  t = fma(minus_q, splat(pio2_3), t);
+  sincos_quadrant(t, q, sine, cosine);
+  if (far) {
+    // Beyond the reduction's range, or not finite: std::sin and std::cos, as sincos_one.
+    alignas(64) float x[16], s[16], c[16];
+    _mm512_store_ps(x, v);
+    _mm512_store_ps(s, sine);
+    _mm512_store_ps(c, cosine);
+    for (int l = 0; l < 16; ++l)
+      if (far & (1u << l)) sincos_one(x[l], s[l], c[l]);
+    sine = _mm512_load_ps(s);
+    cosine = _mm512_load_ps(c);
+  }
+}
+}  // namespace packet16
 #endif
 
 /// sine[i] = scale sin(x[i]) and cosine[i] = scale cos(x[i]) for i < n (sincos_one, then one
 /// product by scale).
 inline void sincos(std::size_t n, const float* x, float scale, float* sine, float* cosine) {
   std::size_t i = 0;
+#if defined(__AVX512F__) && defined(__FMA__)
+  {
+    using namespace packet16;
+    const __m512 k = splat(scale);
+    for (; i + 16 <= n; i += 16) {
+      __m512 s, c;
+      sincos(_mm512_loadu_ps(x + i), __mmask16(0xffff), s, c);
+      _mm512_storeu_ps(sine + i, _mm512_mul_ps(k, s));
+      _mm512_storeu_ps(cosine + i, _mm512_mul_ps(k, c));
+    }
+  }
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
-  using namespace packet;
-  const __m256 k = splat(scale), limit = splat(sincos_limit);
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(int(0x80000000u)));
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    // Lanes beyond the limit (or NaN) go through sincos_one below, as in the scalar loop.
-    const int far =
-        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(v, abs_mask), limit, _CMP_NLE_UQ));
-    const __m256 q = round_nearest(_mm256_mul_ps(v, splat(two_over_pi)));
-    const __m256 minus_q = _mm256_xor_ps(q, sign_mask);  // -q, as the scalar code negates
-    __m256 t = fma(minus_q, splat(pio2_1), v);
-    t = fma(minus_q, splat(pio2_2), t);
-    t = fma(minus_q, splat(pio2_3), t);
-    __m256 s, c;
-    sincos_quadrant(t, q, s, c);
-    _mm256_storeu_ps(sine + i, _mm256_mul_ps(k, s));
-    _mm256_storeu_ps(cosine + i, _mm256_mul_ps(k, c));
-    if (far)
-      for (int l = 0; l < 8; ++l)
-        if (far & (1 << l)) {
-          float sl, cl;
-          sincos_one(x[i + std::size_t(l)], sl, cl);
-          sine[i + std::size_t(l)] = scale * sl;
-          cosine[i + std::size_t(l)] = scale * cl;
-        }
+  {
+    using namespace packet;
+    const __m256 k = splat(scale);
+    for (; i + 8 <= n; i += 8) {
+      __m256 s, c;
+      sincos(_mm256_loadu_ps(x + i), s, c);
+      _mm256_storeu_ps(sine + i, _mm256_mul_ps(k, s));
+      _mm256_storeu_ps(cosine + i, _mm256_mul_ps(k, c));
+    }
   }
 #endif
   for (; i < n; ++i) {
@@ -215,6 +296,72 @@ inline void sincos(std::size_t n, const float* x, float scale, float* sine, floa
     sine[i] = scale * s;
     cosine[i] = scale * c;
   }
+}
+
+/// The sincos map's share of one column of a tile of features, in one pass: returns
+/// scale sum_i (cos(h_i) tc_i + sin(h_i) ts_i), and, where u is not null, writes the pullback
+/// u_i = scale (cos(h_i) ts_i - sin(h_i) tc_i); u may be h itself. Sine and cosine are
+/// sincos_one's. The sum runs in lanes (sixteen with AVX-512, eight with AVX2), added across
+/// the lanes at the end, then over the scalar tail: one build gives one order for every call.
+inline float sincos_project(std::size_t n, const float* h, float scale, const float* tc,
+                            const float* ts, float* u) {
+  std::size_t i = 0;
+  float total = 0;
+#if defined(__AVX512F__) && defined(__FMA__)
+  {
+    using namespace packet16;
+    const __m512 k = splat(scale);
+    const auto step = [&](std::size_t at, __mmask16 lanes, __m512& acc) {
+      __m512 s, c;
+      sincos(_mm512_maskz_loadu_ps(lanes, h + at), lanes, s, c);
+      const __m512 a = _mm512_maskz_loadu_ps(lanes, tc + at);
+      const __m512 b = _mm512_maskz_loadu_ps(lanes, ts + at);
+      acc = fma(s, b, fma(c, a, acc));
+      if (u)
+        _mm512_mask_storeu_ps(u + at, lanes,
+                              _mm512_mul_ps(k, _mm512_fmsub_ps(c, b, _mm512_mul_ps(s, a))));
+    };
+    // Two sums in turn, so that their multiply-adds overlap; the last, partial packet in masked
+    // lanes, whose zeros add cos 0 * 0 + sin 0 * 0.
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (; i + 32 <= n; i += 32) {
+      step(i, __mmask16(0xffff), acc0);
+      step(i + 16, __mmask16(0xffff), acc1);
+    }
+    for (; i < n; i += 16)
+      step(i, n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1u), acc0);
+    total = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    i = n;
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  {
+    using namespace packet;
+    const __m256 k = splat(scale);
+    const auto step = [&](std::size_t at, __m256& acc) {
+      __m256 s, c;
+      sincos(_mm256_loadu_ps(h + at), s, c);
+      const __m256 a = _mm256_loadu_ps(tc + at), b = _mm256_loadu_ps(ts + at);
+      acc = fma(s, b, fma(c, a, acc));
+      if (u) _mm256_storeu_ps(u + at, _mm256_mul_ps(k, _mm256_fmsub_ps(c, b, _mm256_mul_ps(s, a))));
+    };
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+      step(i, acc0);
+      step(i + 8, acc1);
+    }
+    for (; i + 8 <= n; i += 8) step(i, acc0);
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, _mm256_add_ps(acc0, acc1));
+    for (float l : lanes) total += l;
+  }
+#endif
+  for (; i < n; ++i) {
+    float s, c;
+    sincos_one(h[i], s, c);
+    total = fused(s, ts[i], fused(c, tc[i], total));
+    if (u) u[i] = scale * fused(c, ts[i], -(s * tc[i]));
+  }
+  return scale * total;
 }
 
 }  // namespace engram::detail

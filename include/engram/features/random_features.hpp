@@ -136,24 +136,41 @@ class random_features {
     const Scalar root_beta = std::sqrt(beta_);
     auto& zsq = ws.row(batch);  // beta ||x_b||^2, shared read-only by the tiles
     zsq = beta_ * x.colwise().squaredNorm();
-    feature_project(Backend{}, tiles(), projection_.tile(), multiplicity == 2, dim(), batch, s, jt,
-                    ws, [&](index k, feature_scratch<Scalar>& f) {
+    // Maps with a one-pass share (project_shared: the features are never stored, and the
+    // pullback overwrites h) need no buffers beyond h.
+    using h_block = decltype(buffer(std::declval<matrix<Scalar>&>(), 0, 0));
+    constexpr bool one_pass = requires(h_block h, const vector<Scalar>& b,
+                                       const row_vector<Scalar>& z, vector<Scalar>& out) {
+      Map::project_shared(h, b.segment(0, 1), z, Scalar(1), b.segment(0, 1), b.segment(0, 1), out,
+                          true);
+    };
+    feature_project(Backend{}, tiles(), projection_.tile(), one_pass ? 0 : multiplicity + 1, dim(),
+                    batch, s, jt, ws,
+                    [&](index k, feature_scratch<Scalar>& f, feature_partial<Scalar>& part) {
                       const auto [a0, n] = tile_range(k);
                       const auto w = compute_h(a0, n, x, f);
-                      auto first = buffer(f.first, n, batch);
-                      auto second = buffer(f.second, n, multiplicity == 2 ? batch : 0);
-                      const auto h = f.h.topLeftCorner(n, batch);
-                      Map::phi(h, bias().segment(a0, n), zsq, Scalar(count()), first, second);
+                      auto h = f.h.topLeftCorner(n, batch);
                       const auto t1 = t.segment(a0, n);
                       const auto t2 = t.segment(multiplicity == 2 ? count() + a0 : a0, n);
-                      f.s.noalias() += first.transpose() * t1;
-                      if constexpr (multiplicity == 2) f.s.noalias() += second.transpose() * t2;
-                      if (!jt) return;
-                      auto u = buffer(f.u, n, batch);
-                      Scalar unused = 0;
-                      Map::pullback_shared(h, bias().segment(a0, n), zsq, Scalar(count()), t1, t2,
-                                           first, second, u, unused);
-                      tile_product(Backend{}, false, root_beta, w, u, true, f.jt, f.pack);
+                      if constexpr (one_pass) {
+                        Map::project_shared(h, bias().segment(a0, n), zsq, Scalar(count()), t1, t2,
+                                            part.s, jt != nullptr);
+                        if (jt)
+                          tile_product(Backend{}, false, root_beta, w, h, true, part.jt, f.pack);
+                      } else {
+                        auto first = buffer(f.first, n, batch);
+                        auto second = buffer(f.second, n, multiplicity == 2 ? batch : 0);
+                        Map::phi(h, bias().segment(a0, n), zsq, Scalar(count()), first, second);
+                        part.s.noalias() += first.transpose() * t1;
+                        if constexpr (multiplicity == 2)
+                          part.s.noalias() += second.transpose() * t2;
+                        if (!jt) return;
+                        auto u = buffer(f.u, n, batch);
+                        Scalar unused = 0;
+                        Map::pullback_shared(h, bias().segment(a0, n), zsq, Scalar(count()), t1, t2,
+                                             first, second, u, unused);
+                        tile_product(Backend{}, false, root_beta, w, u, true, part.jt, f.pack);
+                      }
                     });
     // Exponential maps carry exp(-||z||^2): d/dx adds -2 beta x phi, i.e. -2 beta x s.
     if constexpr (exponential)

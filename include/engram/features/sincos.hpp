@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include "engram/core/simd_math.hpp"
 #include "engram/core/types.hpp"
@@ -33,6 +34,21 @@ struct sincos_features {
     first = c * h.array().cos().matrix();
     second = c * h.array().sin().matrix();
   }
+#if defined(__AVX2__) && defined(__FMA__)
+  /// A tile's share of project() in one pass over h (n x B), in float: s_b += <t, phi(h_b)>
+  /// and, with `pullback`, h's storage overwritten by the pullback of t,
+  /// (1/sqrt(Y)) (cos h_a t2_a - sin h_a t1_a). The features themselves are never stored.
+  template <class H, class Bias, class Zsq, class T, class S>
+  requires std::is_same_v < typename std::remove_cvref_t<H>::Scalar,
+  float > &&contiguous_columns<H> static void project_shared(H&& h, const Bias&, const Zsq&,
+                                                             float y, const T& t1, const T& t2,
+                                                             S& s, bool pullback) {
+    const float c = 1 / std::sqrt(y);
+    for (index j = 0; j < h.cols(); ++j)
+      s(j) += detail::sincos_project(std::size_t(h.rows()), h.col(j).data(), c, t1.data(),
+                                     t2.data(), pullback ? h.col(j).data() : nullptr);
+  }
+#endif
   template <class Scalar, class H, class Bias, class Zsq, class W, class U, class Weighted,
             class First, class Second>
   static void pullback(const H&, const Bias&, const Zsq&, Scalar, const W& w1, const W& w2,

@@ -65,13 +65,19 @@ struct split {
 }  // namespace cpu_detail
 
 /// One thread's buffers for a tile of random features: omega rows (on demand), h = omega z,
-/// the features and their Jacobian factor, and the thread's partial sums.
+/// the features and their Jacobian factor.
 template <real_scalar Scalar>
 struct feature_scratch {
   matrix<Scalar> omega, h, u, first, second;
+  vector<Scalar> pack;  // panels of the tile products (tile_product)
+};
+
+/// The partial sums of one slot of feature tiles (feature_project): <T, phi(x_b)> and
+/// J_phi(x_b)^T T.
+template <real_scalar Scalar>
+struct feature_partial {
   vector<Scalar> s;
   matrix<Scalar> jt;
-  vector<Scalar> pack;  // panels of the tile products (tile_product)
 };
 
 template <real_scalar Scalar>
@@ -84,9 +90,11 @@ class cpu_workspace {
   }
   /// Thread `t`'s random-feature buffers.
   feature_scratch<Scalar>& features(int t) { return per_thread(features_, t); }
-  /// Makes room for n slots of random-feature buffers (n may exceed the thread count: sums
-  /// over feature tiles keep one slot per tile on small problems).
-  void feature_slots(std::size_t n) { grow(features_, n); }
+  /// n slots of partial sums over feature tiles (n may exceed the thread count: sums over
+  /// feature tiles keep one slot per tile where their partials fit a budget).
+  std::vector<feature_partial<Scalar>>& feature_partials(std::size_t n) {
+    return grow(feature_partials_, n);
+  }
 
   /// Thread `t`'s rows x cols block (a view of a buffer that only grows).
   auto score_block(int t, index rows, index cols) {
@@ -178,6 +186,7 @@ class cpu_workspace {
   std::vector<slot<std::vector<std::pair<std::uint32_t, Scalar>>>> matches_;
   std::vector<slot<std::vector<Scalar>>> boxes_;
   std::vector<slot<feature_scratch<Scalar>>> features_;
+  std::vector<feature_partial<Scalar>> feature_partials_;
   std::vector<slot<vector<Scalar>>> packs_;
   row_vector<Scalar> row_;
   std::vector<exp_partial<Scalar>> exp_chunks_;
