@@ -220,13 +220,21 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
 
   // Few query blocks for many threads: the memories are split into chunks whose partial
   // states are combined.
-  // With 4 threads, one query block and 5 memory tiles of 8, the chunks hold 2, 2, 1 and 0
-  // tiles: the empty chunk's partial state (max -inf) must combine as a no-op.
+  // With 4 threads and one query block, the memory is cut into 4 chunks a thread
+  // (cpu_detail::chunks_per_thread): its 19 tiles of 2 memories go to 16 chunks of 2 tiles,
+  // the tenth holds the last tile and the last six none: an empty chunk's partial state
+  // (max -inf) must combine as a no-op.
+  REQUIRE(engram::cpu_detail::chunks_per_thread == 4);
   engram::lse_energy<double> chunked(memory, 7.0);
-  chunked.set_tiles({.memory_tile = 8, .query_tile = 64});
+  chunked.set_tiles({.memory_tile = 2, .query_tile = 64});
 #if defined(_OPENMP)
   const int saved = omp_get_max_threads();
   omp_set_num_threads(4);
+  const engram::cpu_detail::split sp(x.cols(), xi.cols(), chunked.tiles());
+  CHECK(sp.chunks == 16);
+  CHECK(sp.k_begin(9, xi.cols()) == 36);
+  CHECK(sp.k_end(9, xi.cols()) == 37);
+  CHECK(sp.k_begin(15, xi.cols()) == sp.k_end(15, xi.cols()));
 #endif
   const auto [e3, g3] = chunked.value_and_gradient(x);
   const Vd e4 = chunked.value(x);  // the value-only reduction, one GEMM per tile
