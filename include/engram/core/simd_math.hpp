@@ -125,6 +125,49 @@ inline __m256 splat(float v) {
 inline __m256 fma(__m256 a, __m256 b, __m256 c) {
   return _mm256_fmadd_ps(a, b, c);
 }
+inline __m256 mul(__m256 a, __m256 b) {
+  return _mm256_mul_ps(a, b);
+}
+template <class V>
+V broadcast(float v);
+template <>
+inline __m256 broadcast<__m256>(float v) {
+  return _mm256_set1_ps(v);
+}
+#if defined(__AVX512F__)
+inline __m512 fma(__m512 a, __m512 b, __m512 c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+inline __m512 mul(__m512 a, __m512 b) {
+  return _mm512_mul_ps(a, b);
+}
+template <>
+inline __m512 broadcast<__m512>(float v) {
+  return _mm512_set1_ps(v);
+}
+#endif
+
+/// x - q pi/2 for minus_q = -q, in the three parts of sincos_one; 8 or 16 lanes.
+template <class V>
+V reduce_quadrant(V x, V minus_q) {
+  V t = fma(minus_q, broadcast<V>(pio2_1), x);
+  t = fma(minus_q, broadcast<V>(pio2_2), t);
+  return fma(minus_q, broadcast<V>(pio2_3), t);
+}
+
+/// sin x and cos x for x in [-pi/4, pi/4]: the polynomials of sincos_quadrant; 8 or 16 lanes.
+template <class V>
+void sincos_polynomials(V x, V& sine, V& cosine) {
+  const V z = mul(x, x);
+  V ps = broadcast<V>(sin_p[0]);
+  ps = fma(ps, z, broadcast<V>(sin_p[1]));
+  ps = fma(ps, z, broadcast<V>(sin_p[2]));
+  sine = fma(mul(ps, z), x, x);
+  V pc = broadcast<V>(cos_p[0]);
+  pc = fma(pc, z, broadcast<V>(cos_p[1]));
+  pc = fma(pc, z, broadcast<V>(cos_p[2]));
+  cosine = fma(mul(pc, z), z, fma(broadcast<V>(-0.5f), z, broadcast<V>(1.f)));
+}
 
 inline __m256 log_unit(__m256 u) {
   const __m256i bits = _mm256_castps_si256(u);
@@ -146,15 +189,8 @@ inline __m256 log_unit(__m256 u) {
 
 /// sin and cos of q pi/2 + x, x in [-pi/4, pi/4], q integer-valued.
 inline void sincos_quadrant(__m256 x, __m256 q, __m256& sine, __m256& cosine) {
-  const __m256 z = _mm256_mul_ps(x, x);
-  __m256 ps = splat(sin_p[0]);
-  ps = fma(ps, z, splat(sin_p[1]));
-  ps = fma(ps, z, splat(sin_p[2]));
-  const __m256 s = fma(_mm256_mul_ps(ps, z), x, x);
-  __m256 pc = splat(cos_p[0]);
-  pc = fma(pc, z, splat(cos_p[1]));
-  pc = fma(pc, z, splat(cos_p[2]));
-  const __m256 c = fma(_mm256_mul_ps(pc, z), z, fma(splat(-0.5f), z, splat(1.f)));
+  __m256 s, c;
+  sincos_polynomials(x, s, c);
   const __m256i qi = _mm256_cvtps_epi32(q);
   const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
   const __m256 odd = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(qi, one), one));
@@ -184,10 +220,7 @@ inline void sincos(__m256 v, __m256& sine, __m256& cosine) {
       _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), splat(sincos_limit), _CMP_NLE_UQ));
   const __m256 q = round_nearest(_mm256_mul_ps(v, splat(two_over_pi)));
   const __m256 minus_q = _mm256_xor_ps(q, sign_mask);  // -q, as the scalar code negates
-  __m256 t = fma(minus_q, splat(pio2_1), v);
-  t = fma(minus_q, splat(pio2_2), t);
-  t = fma(minus_q, splat(pio2_3), t);
-  sincos_quadrant(t, q, sine, cosine);
+  sincos_quadrant(reduce_quadrant(v, minus_q), q, sine, cosine);
   if (far) {
     alignas(32) float x[8], s[8], c[8];
     _mm256_store_ps(x, v);
@@ -205,26 +238,17 @@ inline void sincos(__m256 v, __m256& sine, __m256& cosine) {
 #if defined(__AVX512F__) && defined(__FMA__)
 /// sin and cos on sixteen lanes: the AVX2 packets' operations, with AVX-512F's masks.
 namespace packet16 {
+using packet::fma;
 inline __m512 splat(float v) {
   return _mm512_set1_ps(v);
-}
-inline __m512 fma(__m512 a, __m512 b, __m512 c) {
-  return _mm512_fmadd_ps(a, b, c);
 }
 inline __m512 flip(__m512 a, __m512i bits) {
   return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), bits));
 }
 
 inline void sincos_quadrant(__m512 x, __m512 q, __m512& sine, __m512& cosine) {
-  const __m512 z = _mm512_mul_ps(x, x);
-  __m512 ps = splat(sin_p[0]);
-  ps = fma(ps, z, splat(sin_p[1]));
-  ps = fma(ps, z, splat(sin_p[2]));
-  const __m512 s = fma(_mm512_mul_ps(ps, z), x, x);
-  __m512 pc = splat(cos_p[0]);
-  pc = fma(pc, z, splat(cos_p[1]));
-  pc = fma(pc, z, splat(cos_p[2]));
-  const __m512 c = fma(_mm512_mul_ps(pc, z), z, fma(splat(-0.5f), z, splat(1.f)));
+  __m512 s, c;
+  packet::sincos_polynomials(x, s, c);
   const __m512i qi = _mm512_cvtps_epi32(q);
   const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
   const __mmask16 odd = _mm512_test_epi32_mask(qi, one);
@@ -243,10 +267,7 @@ inline void sincos(__m512 v, __mmask16 lanes, __m512& sine, __m512& cosine) {
   const __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(v, splat(two_over_pi)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 minus_q = flip(q, _mm512_set1_epi32(int(0x80000000u)));
-  __m512 t = fma(minus_q, splat(pio2_1), v);
-  t = fma(minus_q, splat(pio2_2), t);
-  t = fma(minus_q, splat(pio2_3), t);
-  sincos_quadrant(t, q, sine, cosine);
+  sincos_quadrant(packet::reduce_quadrant(v, minus_q), q, sine, cosine);
   if (far) {
     // Beyond the reduction's range, or not finite: std::sin and std::cos, as sincos_one.
     alignas(64) float x[16], s[16], c[16];
