@@ -351,7 +351,9 @@ inline float sincos_project(std::size_t n, const float* h, float scale, const fl
     }
     for (; i < n; i += 16)
       step(i, n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1u), acc0);
-    total = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
+    for (float l : lanes) total += l;
     i = n;
   }
 #elif defined(__AVX2__) && defined(__FMA__)

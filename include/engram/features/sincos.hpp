@@ -12,6 +12,11 @@
 
 namespace engram {
 
+/// A float Eigen expression whose columns are contiguous in memory.
+template <class X>
+concept float_columns =
+    bool(std::is_same_v<typename std::remove_cvref_t<X>::Scalar, float>) && contiguous_columns<X>;
+
 struct sincos_features {
   static constexpr const char* name = "sincos";
   static constexpr index multiplicity = 2;  // F = 2Y: [cos ; sin]
@@ -38,11 +43,9 @@ struct sincos_features {
   /// A tile's share of project() in one pass over h (n x B), in float: s_b += <t, phi(h_b)>
   /// and, with `pullback`, h's storage overwritten by the pullback of t,
   /// (1/sqrt(Y)) (cos h_a t2_a - sin h_a t1_a). The features themselves are never stored.
-  template <class H, class Bias, class Zsq, class T, class S>
-  requires std::is_same_v < typename std::remove_cvref_t<H>::Scalar,
-  float > &&contiguous_columns<H> static void project_shared(H&& h, const Bias&, const Zsq&,
-                                                             float y, const T& t1, const T& t2,
-                                                             S& s, bool pullback) {
+  template <float_columns H, class Bias, class Zsq, class T, class S>
+  static void project_shared(H&& h, const Bias&, const Zsq&, float y, const T& t1, const T& t2,
+                             S& s, bool pullback) {
     const float c = 1 / std::sqrt(y);
     for (index j = 0; j < h.cols(); ++j)
       s(j) += detail::sincos_project(std::size_t(h.rows()), h.col(j).data(), c, t1.data(),
