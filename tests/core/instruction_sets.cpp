@@ -407,13 +407,15 @@ void check_tile_product(bool transpose_a, Index m, Index n, Index k, bool accumu
 
 TEST_CASE("tile products match direct sums in float and double", "[backend][tiles]") {
   // Thin shapes (up to thin_columns columns: the dot and axpy kernels, at the edges of their
-  // 4 x 3 and 3-vector x 4 blocks, with k and m off whole vectors; image_completion's products,
-  // 784 x 20 x 512) and packed ones: edges of the micro-kernels' register blocks (6 x 16 and
-  // 32 x 12), k = 1, k beyond one KC block (256-384), and the default tile; c starts as NaN
-  // where it must be overwritten, not read. Both operands are packed from both
-  // layouts (transpose_a), as full panels (the fixed-width and AVX2 transposing paths, k with
-  // and without a remainder of 8) and as partial ones. With BLIS, its kernel is checked
-  // directly too, because tile_product runs on Eigen where Eigen's vectors are wider.
+  // blocks (6 x 4 with the last 1-3 columns in 8 x 1, 8 x 2 or 6 x 3 on AVX-512, 4 x 3 on AVX2;
+  // 6-vector x 4 with single vectors of rows after), every n mod 4 and mod 3, with k and m off
+  // whole vectors; image_completion's products, 784 x 20 x 512 and 83 x 22 x 784) and packed ones:
+  // edges of the micro-kernels' register blocks (6 x 16 and 32 x 12), k = 1, k beyond one KC block
+  // (256-384), and the default tile; c starts as NaN where it must be overwritten, not read. Both
+  // operands are packed from both layouts (transpose_a), as full panels (the fixed-width and AVX2
+  // transposing paths, k with and without a remainder of 8) and as partial ones. With BLIS, its
+  // kernel is checked directly too, because tile_product runs on Eigen where Eigen's vectors are
+  // wider.
   for (const bool transpose_a : {true, false})
     for (const bool accumulate : {false, true})
       for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{{1, 1, 1},
@@ -430,7 +432,10 @@ TEST_CASE("tile products match direct sums in float and double", "[backend][tile
                                                                      {3, 2, 2000},
                                                                      {784, 9, 70},
                                                                      {300, 7, 45},
-                                                                     {250, 3, 20}}) {
+                                                                     {250, 3, 20},
+                                                                     {83, 22, 784},
+                                                                     {45, 10, 33},
+                                                                     {250, 14, 20}}) {
         check_tile_product<float>(transpose_a, m, n, k, accumulate);
         check_tile_product<double>(transpose_a, m, n, k, accumulate);
 #if defined(ENGRAM_USE_BLIS)
@@ -440,6 +445,31 @@ TEST_CASE("tile products match direct sums in float and double", "[backend][tile
         }
 #endif
       }
+}
+
+TEST_CASE("what a thin product prefetches leaves its numbers as they are", "[backend][tiles]") {
+  // The prefetched range is spread over the product's steps: none, a few lines (less than one a
+  // step), about one a step, and far more than the steps (many a step). Prefetching is only a
+  // hint to the cache, so each result must be bitwise the one without it.
+  using M = Eigen::MatrixXf;
+  const engram::philox_source rng(41);
+  const std::vector<float> other(1 << 18, 1.0f);
+  for (const bool transpose_a : {true, false})
+    for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{{83, 20, 784}, {30, 3, 40}}) {
+      const M a =
+          engram_test::uniform<float>(rng, 0, transpose_a ? k : m, transpose_a ? m : k, -1.f, 1.f);
+      const M b = engram_test::uniform<float>(rng, 1, k, n, -1.f, 1.f);
+      engram::vector<float> pack;
+      M plain(m, n);
+      engram::tile_product(engram::cpu{}, transpose_a, 0.5f, a, b, false, plain, pack);
+      for (const Index bytes : {Index(0), Index(256), Index(64 * m * n), Index(4) << 18}) {
+        M fetched(m, n);
+        engram::tile_product(engram::cpu{}, transpose_a, 0.5f, a, b, false, fetched, pack,
+                             engram::prefetch_range{other.data(), bytes});
+        INFO("transpose " << transpose_a << " m " << m << " n " << n << " bytes " << bytes);
+        CHECK((fetched.array() == plain.array()).all());
+      }
+    }
 }
 
 #if defined(ENGRAM_USE_BLIS)

@@ -14,7 +14,9 @@
 // Products of a few columns (a few queries: 2 <= n <= thin_columns) run on neither: two small
 // kernels read both operands in place (dot products along contiguous columns, or sums of columns),
 // with sums held in registers, because packing a memory tile whose numbers serve only n products
-// costs as much as the products themselves.
+// costs as much as the products themselves. While they compute, they prefetch the memory tile
+// that the caller names next (prefetch_range), which is what bounds them when it comes from L3
+// or DRAM.
 //
 // BLIS's kernel is used only where its vectors are at least as wide as the ones this build gives
 // Eigen. On an AVX-512 machine whose FMA units BLIS cannot count (virtual machines report a
@@ -30,6 +32,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <type_traits>
+#include <utility>
 
 #include "engram/core/backend.hpp"
 #include "engram/core/types.hpp"
@@ -42,6 +45,14 @@
 #endif
 
 namespace engram {
+
+/// Memory that a thin product (below) asks toward L2 while it computes, spread over its steps:
+/// the next memory tile of a streamed reduction, so that the tile is in cache when its turn
+/// comes instead of being read from L3 or DRAM while the product waits. Empty: none.
+struct prefetch_range {
+  const void* begin = nullptr;
+  index bytes = 0;
+};
 
 #if defined(ENGRAM_USE_BLIS)
 namespace cpu_detail {
@@ -310,28 +321,57 @@ namespace cpu_detail {
 /// products: packing took 36% (Eigen) to 38% (BLIS) of image_completion's step at n = 20.
 inline constexpr index thin_columns = 24;
 
+/// Vector registers of the target (AVX-512 has 32, AVX and SSE 16).
+#if defined(EIGEN_VECTORIZE_AVX512)
+inline constexpr index vector_registers = 32;
+#else
+inline constexpr index vector_registers = 16;
+#endif
+
+/// Walks a prefetch_range toward L2 a few cache lines a step, spread over a product's steps so
+/// that the whole range is asked for by its end. A copy lives in registers inside a kernel's
+/// loop; the kernel hands it back where it stopped.
+class prefetcher {
+ public:
+  static constexpr index line = 64;
+  prefetcher() = default;
+  prefetcher(prefetch_range r, index steps)
+      : p_(static_cast<const char*>(r.begin)),
+        left_(r.begin ? (r.bytes + line - 1) / line : 0),
+        per_step_(steps > 0 ? (left_ + steps - 1) / steps : 0) {}
+  void step() {
+    const index n = std::min(per_step_, left_);
+    for (index i = 0; i < n; ++i) __builtin_prefetch(p_ + i * line, 0, 2);
+    p_ += n * line;
+    left_ -= n;
+  }
+
+ private:
+  const char* p_ = nullptr;
+  index left_ = 0, per_step_ = 0;
+};
+
 // The register blocks' loops have fixed trip counts; GCC's -O2 would leave them rolled, and the
 // sums would live in memory instead of registers, so they are unrolled by pragma.
 
 /// c(i, j) for i < mi <= MI, j < NJ of thin_dots: MI x NJ sums along k in vector registers,
 /// reduced across lanes at the end. ap holds MI column pointers of a (the last repeated where
-/// mi < MI; the repeats' sums are dropped), bp NJ of b. Along the way, the k numbers from
-/// `next` are prefetched (a column of a that a later block reads; any readable column where
-/// there is none: a branch in the loop would cost more than a prefetch that hits).
+/// mi < MI; the repeats' sums are dropped), bp NJ of b.
 template <index MI, index NJ, class Scalar>
 void dot_block(const Scalar* const* ap, const Scalar* const* bp, index mi, index k, Scalar alpha,
-               bool accumulate, Scalar* c, index ldc, const Scalar* next = nullptr) {
+               bool accumulate, Scalar* c, index ldc, prefetcher& pf) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<Scalar>::type;
   constexpr index w = ei::packet_traits<Scalar>::size;
   const index kv = k / w * w;
+  prefetcher q = pf;
   P acc[MI][NJ];
 #pragma GCC unroll 16
   for (index i = 0; i < MI; ++i)
 #pragma GCC unroll 16
     for (index j = 0; j < NJ; ++j) acc[i][j] = ei::pset1<P>(Scalar(0));
   for (index l = 0; l < kv; l += w) {
-    __builtin_prefetch(next + l, 0, 2);  // toward L2
+    q.step();
     P av[MI];
 #pragma GCC unroll 16
     for (index i = 0; i < MI; ++i) av[i] = ei::ploadu<P>(ap[i] + l);
@@ -342,78 +382,80 @@ void dot_block(const Scalar* const* ap, const Scalar* const* bp, index mi, index
       for (index i = 0; i < MI; ++i) acc[i][j] = ei::pmadd(av[i], bv, acc[i][j]);
     }
   }
-  for (index i = 0; i < mi; ++i)
+  pf = q;
+  // Over all MI rows: a loop over mi rows would index acc at run time, which kept the sums in
+  // memory instead of registers through the loop above (2.5x slower on a tile in cache).
+#pragma GCC unroll 16
+  for (index i = 0; i < MI; ++i) {
+    if (i >= mi) break;
+#pragma GCC unroll 16
     for (index j = 0; j < NJ; ++j) {
       Scalar sum = ei::predux(acc[i][j]);
       for (index l = kv; l < k; ++l) sum += ap[i][l] * bp[j][l];
       Scalar& out = c[i + j * ldc];
       out = accumulate ? out + alpha * sum : alpha * sum;
     }
+  }
 }
 
-/// How many blocks of columns of a ahead of its reads thin_dots prefetches. Its first reads of
-/// a come from L3 or memory (the later blocks of columns of b find them in L1), and the
-/// hardware's prefetchers leave it waiting there: one thread's scores at image_completion's
-/// shape (K = 10,000, D = 784, 20 queries, tiles of 83 patterns) took 6.2-7.9 ms streamed from
-/// L3 against 3.3-4.4 ms from a tile in cache; prefetching 4 blocks (16 columns) ahead took
-/// them to 5.1-5.5 ms.
-inline constexpr index prefetch_groups = 4;
-
-/// Columns [j0, j1) of thin_dots, j1 - j0 a multiple of NJ, in blocks of MI x NJ. The block of
-/// columns j of b with rows i0 prefetches column i0 + prefetch_groups MI + (j - j0) / NJ of a
-/// (the first MI such blocks cover the MI columns of a later block of rows).
+/// Columns [j0, j1) of thin_dots, j1 - j0 a multiple of NJ, in blocks of MI x NJ: for each
+/// block of MI columns of a (which then stay in L1), every block of NJ columns of b.
 template <index MI, index NJ, class Scalar>
 void dot_columns(index m, index j0, index j1, index k, Scalar alpha, const Scalar* a, index lda,
-                 const Scalar* b, index ldb, bool accumulate, Scalar* c, index ldc) {
+                 const Scalar* b, index ldb, bool accumulate, Scalar* c, index ldc,
+                 prefetcher& pf) {
   for (index i0 = 0; i0 < m; i0 += MI) {
     const Scalar* ap[MI];
     for (index i = 0; i < MI; ++i) ap[i] = a + std::min(i0 + i, m - 1) * lda;
-    for (index j = j0, block = 0; j < j1; j += NJ, ++block) {
+    for (index j = j0; j < j1; j += NJ) {
       const Scalar* bp[NJ];
       for (index t = 0; t < NJ; ++t) bp[t] = b + (j + t) * ldb;
-      const index pf = i0 + prefetch_groups * MI + block;
       dot_block<MI, NJ>(ap, bp, std::min(MI, m - i0), k, alpha, accumulate, c + i0 + j * ldc, ldc,
-                        block < MI && pf < m ? a + pf * lda : ap[0]);
+                        pf);
     }
   }
 }
 
 /// c (m x n) = alpha a^T b (+ c when accumulating) for a (k x m) and b (k x n), both
-/// column-major with contiguous columns: every c(i, j) is a dot product along k. Blocks of 4
-/// columns of a by 3 of b keep 12 sums in vector registers, so that each load of a serves 3
-/// products and each load of b 4. The last 1 or 2 columns of b run in blocks of 8 x 1 or 4 x 2:
-/// at least 8 independent sums, as the FMA units' latency needs.
+/// column-major with contiguous columns: every c(i, j) is a dot product along k. With 32 vector
+/// registers, blocks of 6 columns of a by 4 of b keep 24 sums in registers, so that each load of
+/// a serves 4 products and each load of b 6 (the last 1-3 columns of b in blocks of 8 x 1,
+/// 8 x 2 or 6 x 3); with 16, blocks of 4 x 3 (the last in 8 x 1 or 4 x 2). Each block holds at
+/// least 8 independent sums, as the FMA units' latency needs. `next` is prefetched meanwhile.
 template <class Scalar>
 void thin_dots(index m, index n, index k, Scalar alpha, const Scalar* a, index lda, const Scalar* b,
-               index ldb, bool accumulate, Scalar* c, index ldc) {
-  const index n3 = n / 3 * 3;
-  dot_columns<4, 3>(m, 0, n3, k, alpha, a, lda, b, ldb, accumulate, c, ldc);
-  if (n - n3 == 2) dot_columns<4, 2>(m, n3, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc);
-  if (n - n3 == 1) dot_columns<8, 1>(m, n3, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc);
+               index ldb, bool accumulate, Scalar* c, index ldc, prefetch_range next = {}) {
+  constexpr index w = Eigen::internal::packet_traits<Scalar>::size;
+  constexpr bool wide = vector_registers >= 32;
+  constexpr index MI = wide ? 6 : 4, NJ = wide ? 4 : 3, MI2 = wide ? 8 : 4;
+  const index nm = n / NJ * NJ, rest = n - nm;
+  const auto blocks = [&](index mi, index nj) { return (m + mi - 1) / mi * nj; };
+  const index rest_blocks = rest == 3 ? blocks(6, 1) : rest == 2 ? blocks(MI2, 1) : blocks(8, rest);
+  prefetcher pf(next, (blocks(MI, nm / NJ) + rest_blocks) * (k / w));
+  dot_columns<MI, NJ>(m, 0, nm, k, alpha, a, lda, b, ldb, accumulate, c, ldc, pf);
+  if constexpr (NJ == 4)
+    if (rest == 3) dot_columns<6, 3>(m, nm, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc, pf);
+  if (rest == 2) dot_columns<MI2, 2>(m, nm, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc, pf);
+  if (rest == 1) dot_columns<8, 1>(m, nm, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc, pf);
 }
-
-/// Vector registers of the target (AVX-512 has 32, AVX and SSE 16).
-#if defined(EIGEN_VECTORIZE_AVX512)
-inline constexpr index vector_registers = 32;
-#else
-inline constexpr index vector_registers = 16;
-#endif
 
 /// Rows [0, R w) of NJ columns of thin_axpys (w numbers a vector): R x NJ vectors of sums in
 /// registers over all k, each step loading R vectors of one column of a and broadcasting NJ
 /// numbers of b.
 template <index R, index NJ, class Scalar>
 void axpy_block(const Scalar* a, index lda, const Scalar* const* bp, index k, Scalar alpha,
-                bool accumulate, Scalar* c, index ldc) {
+                bool accumulate, Scalar* c, index ldc, prefetcher& pf) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<Scalar>::type;
   constexpr index w = ei::packet_traits<Scalar>::size;
+  prefetcher q = pf;
   P acc[R][NJ];
 #pragma GCC unroll 16
   for (index r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (index j = 0; j < NJ; ++j) acc[r][j] = ei::pset1<P>(Scalar(0));
   for (index l = 0; l < k; ++l, a += lda) {
+    q.step();
     P av[R];
 #pragma GCC unroll 16
     for (index r = 0; r < R; ++r) av[r] = ei::ploadu<P>(a + r * w);
@@ -424,6 +466,7 @@ void axpy_block(const Scalar* a, index lda, const Scalar* const* bp, index k, Sc
       for (index r = 0; r < R; ++r) acc[r][j] = ei::pmadd(av[r], bv, acc[r][j]);
     }
   }
+  pf = q;
   const P alpha_p = ei::pset1<P>(alpha);
 #pragma GCC unroll 16
   for (index j = 0; j < NJ; ++j)
@@ -435,47 +478,46 @@ void axpy_block(const Scalar* a, index lda, const Scalar* const* bp, index k, Sc
     }
 }
 
-/// The whole vectors of rows of NJ columns of thin_axpys: blocks of as many vectors as the
-/// registers hold beside the sums (R (NJ + 1) + 1 registers), then single vectors.
-template <index NJ, class Scalar>
-void axpy_columns(index mv, index k, const Scalar* a, index lda, const Scalar* const* bp,
-                  Scalar alpha, bool accumulate, Scalar* c, index ldc) {
-  constexpr index w = Eigen::internal::packet_traits<Scalar>::size;
-  constexpr index R = (vector_registers - 1) / (NJ + 1);
-  index r0 = 0;
-  for (; r0 + R * w <= mv; r0 += R * w)
-    axpy_block<R, NJ>(a + r0, lda, bp, k, alpha, accumulate, c + r0, ldc);
-  for (; r0 < mv; r0 += w) axpy_block<1, NJ>(a + r0, lda, bp, k, alpha, accumulate, c + r0, ldc);
+/// Blocks of R vectors of rows [r0, r0 + R w) of every column of thin_axpys: NJ columns at a
+/// time, the last 1 to NJ - 1 together.
+template <index R, index NJ, class Scalar>
+void axpy_rows(index r0, index n, index k, const Scalar* a, index lda, const Scalar* b, index ldb,
+               Scalar alpha, bool accumulate, Scalar* c, index ldc, prefetcher& pf) {
+  const Scalar* bp[NJ];
+  for (index j0 = 0; j0 < n; j0 += NJ) {
+    const index nj = std::min(NJ, n - j0);
+    for (index j = 0; j < NJ; ++j) bp[j] = b + (j0 + std::min(j, nj - 1)) * ldb;
+    Scalar* cj = c + r0 + j0 * ldc;
+    if (nj == NJ) {
+      axpy_block<R, NJ>(a + r0, lda, bp, k, alpha, accumulate, cj, ldc, pf);
+      continue;
+    }
+    if constexpr (NJ > 3)
+      if (nj == 3) axpy_block<R, 3>(a + r0, lda, bp, k, alpha, accumulate, cj, ldc, pf);
+    if constexpr (NJ > 2)
+      if (nj == 2) axpy_block<R, 2>(a + r0, lda, bp, k, alpha, accumulate, cj, ldc, pf);
+    if (nj == 1) axpy_block<R, 1>(a + r0, lda, bp, k, alpha, accumulate, cj, ldc, pf);
+  }
 }
 
 /// c (m x n) = alpha a b (+ c when accumulating) for a (m x k) and b (k x n), column-major with
 /// contiguous columns: columns of c are sums of columns of a. Blocks of R vectors of rows by 4
-/// columns of c keep their sums in registers over all k (the last 1-3 columns in narrower,
-/// taller blocks); rows past the last whole vector are summed one by one.
+/// columns of c (R (4 + 1) + 1 registers) keep their sums in registers over all k. Rows go in
+/// the outer loop, so that a block of rows of a (R w by k numbers: 32 KB at R = 6, 83 patterns)
+/// stays in L1 for every block of columns; single vectors of rows follow, and rows past the last
+/// whole vector are summed one by one. `next` is prefetched meanwhile.
 template <class Scalar>
 void thin_axpys(index m, index n, index k, Scalar alpha, const Scalar* a, index lda,
-                const Scalar* b, index ldb, bool accumulate, Scalar* c, index ldc) {
+                const Scalar* b, index ldb, bool accumulate, Scalar* c, index ldc,
+                prefetch_range next = {}) {
   constexpr index w = Eigen::internal::packet_traits<Scalar>::size, NJ = 4;
-  const index mv = m / w * w;
-  const Scalar* bp[NJ];
-  for (index j0 = 0; j0 < n; j0 += NJ) {
-    const index nj = std::min(NJ, n - j0);
-    for (index j = 0; j < nj; ++j) bp[j] = b + (j0 + j) * ldb;
-    Scalar* cj = c + j0 * ldc;
-    switch (nj) {
-      case 4:
-        axpy_columns<4>(mv, k, a, lda, bp, alpha, accumulate, cj, ldc);
-        break;
-      case 3:
-        axpy_columns<3>(mv, k, a, lda, bp, alpha, accumulate, cj, ldc);
-        break;
-      case 2:
-        axpy_columns<2>(mv, k, a, lda, bp, alpha, accumulate, cj, ldc);
-        break;
-      default:
-        axpy_columns<1>(mv, k, a, lda, bp, alpha, accumulate, cj, ldc);
-    }
-  }
+  constexpr index R = (vector_registers - 1) / (NJ + 1);
+  const index mv = m / w * w, mr = mv / (R * w) * (R * w);
+  prefetcher pf(next, (mv / w - mv / (R * w) * (R - 1)) * ((n + NJ - 1) / NJ) * k);
+  for (index r0 = 0; r0 < mr; r0 += R * w)
+    axpy_rows<R, NJ>(r0, n, k, a, lda, b, ldb, alpha, accumulate, c, ldc, pf);
+  for (index r0 = mr; r0 < mv; r0 += w)
+    axpy_rows<1, NJ>(r0, n, k, a, lda, b, ldb, alpha, accumulate, c, ldc, pf);
   for (index j = 0; j < n; ++j)
     for (index r = mv; r < m; ++r) {
       Scalar sum = 0;
@@ -483,6 +525,18 @@ void thin_axpys(index m, index n, index k, Scalar alpha, const Scalar* a, index 
       Scalar& out = c[r + j * ldc];
       out = accumulate ? out + alpha * sum : alpha * sum;
     }
+}
+
+/// The patterns [k0, k0 + kc) (none where kc <= 0) as the prefetch ranges of a tile's two
+/// products: the first half for the first, the rest for the second (all for the first without
+/// a second).
+template <class Scalar>
+std::pair<prefetch_range, prefetch_range> next_tile(const matrix<Scalar>& patterns, index k0,
+                                                    index kc, bool two) {
+  if (kc <= 0) return {};
+  const index bytes = kc * patterns.rows() * index(sizeof(Scalar)), half = two ? bytes / 2 : bytes;
+  const char* begin = reinterpret_cast<const char*>(patterns.col(k0).data());
+  return {{begin, half}, {begin + half, bytes - half}};
 }
 
 /// Whether an m x n x k product with more than thin_columns columns runs on BLIS's micro-kernel:
@@ -534,12 +588,13 @@ void blis_tile_product(bool transpose_a, typename std::decay_t<C>::Scalar alpha,
 
 /// c = alpha op(a) b (accumulate false) or c += alpha op(a) b (accumulate true), where op(a) is
 /// a^T when transpose_a. `pack` is the calling thread's packing buffer (grown when too small;
-/// unused without BLIS). Shapes must agree; the callers' loops guarantee it. With accumulate
-/// false, c is written without being read.
+/// unused without BLIS); the thin products prefetch `next` meanwhile (the others ignore it).
+/// Shapes must agree; the callers' loops guarantee it. With accumulate false, c is written
+/// without being read.
 template <class A, class B, class C>
 void tile_product(cpu, bool transpose_a, typename std::decay_t<C>::Scalar alpha, const A& a,
                   const B& b, bool accumulate, C&& c,
-                  vector<typename std::decay_t<C>::Scalar>& pack) {
+                  vector<typename std::decay_t<C>::Scalar>& pack, prefetch_range next = {}) {
   using Scalar = typename std::decay_t<C>::Scalar;
   static_assert(std::is_same_v<Scalar, typename A::Scalar> &&
                 std::is_same_v<Scalar, typename B::Scalar>);
@@ -547,10 +602,11 @@ void tile_product(cpu, bool transpose_a, typename std::decay_t<C>::Scalar alpha,
   if (c.cols() >= 2 && c.cols() <= cpu_detail::thin_columns && b.rows() > 0) {
     if (transpose_a)
       cpu_detail::thin_dots(c.rows(), c.cols(), b.rows(), alpha, a.data(), a.outerStride(),
-                            b.data(), b.outerStride(), accumulate, c.data(), c.outerStride());
+                            b.data(), b.outerStride(), accumulate, c.data(), c.outerStride(), next);
     else
       cpu_detail::thin_axpys(c.rows(), c.cols(), b.rows(), alpha, a.data(), a.outerStride(),
-                             b.data(), b.outerStride(), accumulate, c.data(), c.outerStride());
+                             b.data(), b.outerStride(), accumulate, c.data(), c.outerStride(),
+                             next);
     return;
   }
 #if defined(ENGRAM_USE_BLIS)

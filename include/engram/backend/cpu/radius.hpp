@@ -190,8 +190,11 @@ void radius_candidates(cpu, const matrix<Scalar>& patterns, const vector<Scalar>
     for (index k0 = sp.k_begin(c, count); k0 < k_end; k0 += sp.mt) {
       const index kc = std::min(sp.mt, k_end - k0);
       auto s = scores.topLeftCorner(kc, bc);
+      // The next tile is prefetched meanwhile (by the thin products, with a few queries).
+      const prefetch_range next =
+          cpu_detail::next_tile(patterns, k0 + kc, std::min(sp.mt, k_end - k0 - kc), false).first;
       tile_product(cpu{}, true, Scalar(1), patterns.middleCols(k0, kc), queries.middleCols(b0, bc),
-                   false, s, ws.packing(t));
+                   false, s, ws.packing(t), next);
       // The test d2 < r^2 + margin, with d2 = |x|^2 + |xi|^2 - 2 s and the margin
       // m (|x|^2 + |xi|^2 + r^2), rearranged so that its per-entry part is one vectorised
       // pass: (1 - m) |xi|^2 - 2 s < (1 + m) r^2 - (1 - m) |x|^2. m is twice

@@ -6,6 +6,7 @@
 //               two GEMMs per tile (scores, then weighted += Xi_tile exp(scores - max)).
 //   sum_reduce: s_mu,b = <xi_mu, x_b> (dot) or -1/2 ||x_b - xi_mu||^2 (l2), then F(s), F'(s)
 //               summed into sum_partial; two GEMMs per tile likewise.
+//   With a few queries (the thin products), each tile's products prefetch the next tile.
 //   compact_tile: one tile of a support search's exact distances (radius_candidates) folded
 //               into sum_partial for a kernel of uniform slope (Epanechnikov).
 #pragma once
@@ -38,7 +39,9 @@ void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half
     const index kc = std::min(mt, k_end - k0);
     auto scores = buffer.topLeftCorner(kc, bc);
     const auto tile = patterns.middleCols(k0, kc);
-    tile_product(cpu{}, true, beta, tile, queries.middleCols(b0, bc), false, scores, pack);
+    const auto [first, second] =
+        next_tile(patterns, k0 + kc, std::min(mt, k_end - k0 - kc), with_weighted);
+    tile_product(cpu{}, true, beta, tile, queries.middleCols(b0, bc), false, scores, pack, first);
     const Scalar bias = beta * bias_scale;
     for (index j = 0; j < bc; ++j) {
       auto col = scores.col(j);
@@ -53,7 +56,7 @@ void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half
     }
     if (with_weighted)
       tile_product(cpu{}, false, Scalar(1), tile, scores, true, target.weighted.middleCols(b0, bc),
-                   pack);
+                   pack, second);
   }
 }
 
@@ -224,7 +227,9 @@ void sum_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
       auto s = buffer.topLeftCorner(kc, bc);
       auto d = buffer.block(0, sp.cols, kc, bc);
       const auto tile = patterns.middleCols(k0, kc);
-      tile_product(cpu{}, true, Scalar(1), tile, x, false, s, ws.packing(t));
+      const auto [first, second] =
+          cpu_detail::next_tile(patterns, k0 + kc, std::min(sp.mt, k_end - k0 - kc), with_weighted);
+      tile_product(cpu{}, true, Scalar(1), tile, x, false, s, ws.packing(t), first);
       for (index j = 0; j < bc; ++j) {
         const Scalar half_x = l2 ? Scalar(0.5) * x.col(j).squaredNorm() : Scalar(0);
         Scalar v = 0, sl = 0;
@@ -241,7 +246,7 @@ void sum_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
       }
       if (with_weighted)
         tile_product(cpu{}, false, Scalar(1), tile, d, true, target.weighted.middleCols(b0, bc),
-                     ws.packing(t));
+                     ws.packing(t), second);
     }
   });
   for (index c = 1; c < sp.chunks; ++c) out.combine(partials[std::size_t(c)]);
