@@ -30,12 +30,14 @@ using Index = Eigen::Index;
 
 TEST_CASE("batched philox words are Random123's counter blocks", "[core][rng][draws]") {
   const engram::philox_source rng(0x0123456789abcdefULL);
-  // Runs that cross a wrap of the counter's low word, in a stream above 2^32, of lengths that
-  // leave every remainder of the sixteen-block packets.
+  // Runs that cross a wrap of the counter's low word (inside the first and the second group of
+  // a pass), in a stream above 2^32, of lengths that leave every kind of remainder of the 32-
+  // and sixteen-block passes.
   const std::uint64_t stream = (std::uint64_t(5) << 32) | 3;
-  for (const std::uint64_t first : {std::uint64_t(0), (std::uint64_t(1) << 32) - 11}) {
-    for (const std::size_t n :
-         {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(37)}) {
+  for (const std::uint64_t first :
+       {std::uint64_t(0), (std::uint64_t(1) << 32) - 11, (std::uint64_t(1) << 32) - 21}) {
+    for (const std::size_t n : {std::size_t(1), std::size_t(15), std::size_t(16), std::size_t(37),
+                                std::size_t(32), std::size_t(63), std::size_t(80)}) {
       std::vector<std::uint32_t> w0(n), w1(n), w2(n), w3(n);
       std::uint32_t* const words[4] = {w0.data(), w1.data(), w2.data(), w3.data()};
       engram::detail::philox_words({{0x89abcdefu, 0x01234567u}}, stream, first, n, words);

@@ -128,6 +128,9 @@ inline __m256 fma(__m256 a, __m256 b, __m256 c) {
 inline __m256 mul(__m256 a, __m256 b) {
   return _mm256_mul_ps(a, b);
 }
+inline __m256 add(__m256 a, __m256 b) {
+  return _mm256_add_ps(a, b);
+}
 template <class V>
 V broadcast(float v);
 template <>
@@ -140,6 +143,9 @@ inline __m512 fma(__m512 a, __m512 b, __m512 c) {
 }
 inline __m512 mul(__m512 a, __m512 b) {
   return _mm512_mul_ps(a, b);
+}
+inline __m512 add(__m512 a, __m512 b) {
+  return _mm512_add_ps(a, b);
 }
 template <>
 inline __m512 broadcast<__m512>(float v) {
@@ -169,6 +175,19 @@ void sincos_polynomials(V x, V& sine, V& cosine) {
   cosine = fma(mul(pc, z), z, fma(broadcast<V>(-0.5f), z, broadcast<V>(1.f)));
 }
 
+/// log(m 2^e) for x = m - 1, m in [sqrt(1/2), sqrt 2), and fe = e: the polynomial of log_unit;
+/// 8 or 16 lanes.
+template <class V>
+V log_polynomial(V x, V fe) {
+  const V z = mul(x, x);
+  V p = broadcast<V>(log_p[0]);
+  for (int i = 1; i < 9; ++i) p = fma(p, x, broadcast<V>(log_p[i]));
+  V y = mul(mul(p, x), z);
+  y = fma(broadcast<V>(log2_lo), fe, y);
+  y = fma(broadcast<V>(-0.5f), z, y);
+  return fma(broadcast<V>(log2_hi), fe, add(x, y));
+}
+
 inline __m256 log_unit(__m256 u) {
   const __m256i bits = _mm256_castps_si256(u);
   __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126));
@@ -177,14 +196,7 @@ inline __m256 log_unit(__m256 u) {
   const __m256 small = _mm256_cmp_ps(m, splat(0.707106781186547524f), _CMP_LT_OQ);
   e = _mm256_add_epi32(e, _mm256_castps_si256(small));  // -1 where small
   m = _mm256_add_ps(m, _mm256_and_ps(small, m));
-  const __m256 x = _mm256_sub_ps(m, splat(1.f)), z = _mm256_mul_ps(x, x);
-  const __m256 fe = _mm256_cvtepi32_ps(e);
-  __m256 p = splat(log_p[0]);
-  for (int i = 1; i < 9; ++i) p = fma(p, x, splat(log_p[i]));
-  __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, x), z);
-  y = fma(splat(log2_lo), fe, y);
-  y = fma(splat(-0.5f), z, y);
-  return fma(splat(log2_hi), fe, _mm256_add_ps(x, y));
+  return log_polynomial(_mm256_sub_ps(m, splat(1.f)), _mm256_cvtepi32_ps(e));
 }
 
 /// sin and cos of q pi/2 + x, x in [-pi/4, pi/4], q integer-valued.
@@ -256,6 +268,24 @@ inline void sincos_quadrant(__m512 x, __m512 q, __m512& sine, __m512& cosine) {
   const __m512i sign_c = _mm512_slli_epi32(_mm512_and_si512(_mm512_add_epi32(qi, one), two), 30);
   sine = flip(_mm512_mask_blend_ps(odd, s, c), sign_s);
   cosine = flip(_mm512_mask_blend_ps(odd, c, s), sign_c);
+}
+
+inline __m512 log_unit(__m512 u) {
+  const __m512i bits = _mm512_castps_si512(u);
+  __m512i e = _mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(126));
+  __m512 m = _mm512_castsi512_ps(_mm512_or_si512(
+      _mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f000000)));
+  const __mmask16 small = _mm512_cmp_ps_mask(m, splat(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm512_mask_sub_epi32(e, small, e, _mm512_set1_epi32(1));
+  m = _mm512_mask_add_ps(m, small, m, m);
+  return packet::log_polynomial(_mm512_sub_ps(m, splat(1.f)), _mm512_cvtepi32_ps(e));
+}
+
+inline void sincospi_unit(__m512 a, __m512& sine, __m512& cosine) {
+  const __m512 q =
+      _mm512_roundscale_ps(_mm512_add_ps(a, a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 t = fma(splat(-0.5f), q, a);
+  sincos_quadrant(_mm512_mul_ps(t, splat(pi_f)), q, sine, cosine);
 }
 
 /// sin(v) and cos(v) as sincos_one, for the lanes of `lanes`; the others are sin 0 and cos 0
