@@ -450,8 +450,9 @@ TEST_CASE("tile products match direct sums in float and double", "[backend][tile
 }
 
 TEST_CASE("what a thin product prefetches leaves its numbers as they are", "[backend][tiles]") {
-  // The prefetched range is spread over the product's steps: none, a few lines (less than one a
-  // step), about one a step, and far more than the steps (many a step). Prefetching is only a
+  // The prefetched range is spread over the product's steps: none (a negative size counts as
+  // none), a few lines (less than one a step), about one a step, and far more than the steps
+  // (many a step). Prefetching is only a
   // hint to the cache, so each result must be bitwise the one without it.
   using M = Eigen::MatrixXf;
   const engram::philox_source rng(41);
@@ -464,7 +465,8 @@ TEST_CASE("what a thin product prefetches leaves its numbers as they are", "[bac
       engram::vector<float> pack;
       M plain(m, n);
       engram::tile_product(engram::cpu{}, transpose_a, 0.5f, a, b, false, plain, pack);
-      for (const Index bytes : {Index(0), Index(256), Index(64 * m * n), Index(4) << 18}) {
+      for (const Index bytes :
+           {Index(-64), Index(0), Index(256), Index(64 * m * n), Index(4) << 18}) {
         M fetched(m, n);
         engram::tile_product(engram::cpu{}, transpose_a, 0.5f, a, b, false, fetched, pack,
                              engram::prefetch_range{other.data(), bytes});

@@ -337,7 +337,7 @@ class prefetcher {
   prefetcher() = default;
   prefetcher(prefetch_range r, index steps)
       : p_(static_cast<const char*>(r.begin)),
-        left_(r.begin ? (r.bytes + line - 1) / line : 0),
+        left_(r.begin && r.bytes > 0 ? (r.bytes + line - 1) / line : 0),
         per_step_(steps > 0 ? (left_ + steps - 1) / steps : 0) {}
   void step() {
     const index n = std::min(per_step_, left_);
