@@ -409,9 +409,10 @@ void check_tile_product(bool transpose_a, Index m, Index n, Index k, bool accumu
 
 TEST_CASE("tile products match direct sums in float and double", "[backend][tiles]") {
   // Thin shapes (up to thin_columns columns: the dot and axpy kernels, at the edges of their
-  // blocks (6 x 4 with the last 1-3 columns in 8 x 1, 8 x 2 or 6 x 3 on AVX-512, 4 x 3 on AVX2;
-  // 6-vector x 4 with single vectors of rows after), every n mod 4 and mod 3, with k and m off
-  // whole vectors; image_completion's products, 784 x 20 x 512 and 83 x 22 x 784) and packed ones:
+  // blocks (with 32 vector registers 6 x 4, the last 1-3 columns in 8 x 1, 8 x 2 or 6 x 3; with
+  // 16, 4 x 3; R-vector x 4 read-outs, R = 6 or 3, with single vectors of rows after), every n
+  // mod 4 and mod 3, m below a block's rows, k and m off whole vectors; image_completion's
+  // products, 784 x 20 x 512 and 83 x 22 x 784) and packed ones:
   // edges of the micro-kernels' register blocks (6 x 16 and 32 x 12), k = 1, k beyond one KC block
   // (256-384), and the default tile; c starts as NaN where it must be overwritten, not read. Both
   // operands are packed from both layouts (transpose_a), as full panels (the fixed-width and AVX2
@@ -420,24 +421,11 @@ TEST_CASE("tile products match direct sums in float and double", "[backend][tile
   // wider.
   for (const bool transpose_a : {true, false})
     for (const bool accumulate : {false, true})
-      for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{{1, 1, 1},
-                                                                     {7, 5, 1},
-                                                                     {17, 13, 64},
-                                                                     {16, 16, 1},
-                                                                     {20, 17, 600},
-                                                                     {33, 130, 257},
-                                                                     {100, 40, 300},
-                                                                     {512, 128, 64},
-                                                                     {784, 20, 512},
-                                                                     {50, 24, 37},
-                                                                     {61, 25, 19},
-                                                                     {3, 2, 2000},
-                                                                     {784, 9, 70},
-                                                                     {300, 7, 45},
-                                                                     {250, 3, 20},
-                                                                     {83, 22, 784},
-                                                                     {45, 10, 33},
-                                                                     {250, 14, 20}}) {
+      for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{
+               {1, 1, 1},      {7, 5, 1},      {17, 13, 64},   {16, 16, 1},    {20, 17, 600},
+               {33, 130, 257}, {100, 40, 300}, {512, 128, 64}, {784, 20, 512}, {50, 24, 37},
+               {61, 25, 19},   {3, 2, 2000},   {784, 9, 70},   {300, 7, 45},   {250, 3, 20},
+               {83, 22, 784},  {45, 10, 33},   {250, 14, 20},  {5, 7, 40},     {7, 5, 40}}) {
         check_tile_product<float>(transpose_a, m, n, k, accumulate);
         check_tile_product<double>(transpose_a, m, n, k, accumulate);
 #if defined(ENGRAM_USE_BLIS)
@@ -472,8 +460,30 @@ TEST_CASE("what a thin product prefetches leaves its numbers as they are", "[bac
                              engram::prefetch_range{other.data(), bytes});
         INFO("transpose " << transpose_a << " m " << m << " n " << n << " bytes " << bytes);
         CHECK((fetched.array() == plain.array()).all());
+        // Every line of the range is asked for by the end of the product (k and m span at least
+        // one vector here, so each product has steps to spread it over).
+        const engram::prefetch_range range{other.data(), bytes};
+        const Index left =
+            transpose_a
+                ? engram::cpu_detail::thin_dots(m, n, k, 0.5f, a.data(), a.outerStride(), b.data(),
+                                                b.outerStride(), false, fetched.data(), m, range)
+                : engram::cpu_detail::thin_axpys(m, n, k, 0.5f, a.data(), a.outerStride(), b.data(),
+                                                 b.outerStride(), false, fetched.data(), m, range);
+        CHECK(left == 0);
+        CHECK((fetched.array() == plain.array()).all());
       }
     }
+  // The walk itself: 10 lines over 3 steps, 4 a step; nothing for an empty or negative range.
+  engram::cpu_detail::prefetcher walk({other.data(), 640}, 3);
+  CHECK(walk.left() == 10);
+  walk.step();
+  walk.step();
+  CHECK(walk.left() == 2);
+  walk.step();
+  walk.step();  // past the end: nothing more
+  CHECK(walk.left() == 0);
+  CHECK(engram::cpu_detail::prefetcher({other.data(), -64}, 3).left() == 0);
+  CHECK(engram::cpu_detail::prefetcher({nullptr, 640}, 3).left() == 0);
 }
 
 #if defined(ENGRAM_USE_BLIS)

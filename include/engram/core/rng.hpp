@@ -25,7 +25,7 @@ enum class normal_draw : std::uint8_t {
   /// w3) of block j's words (each pair {r sin(pi a), r cos(pi a)}, a = uneg11(first word),
   /// r = sqrt(-2 log u01(second word))), in float: the uniforms bitwise Random123's, the log,
   /// sine and cosine detail::float_box_muller's (within a few ulp of Random123's scalar float
-  /// transform), eight at a time on AVX2. The default for random features.
+  /// transform), eight at a time on AVX2, sixteen on AVX-512F. The default for random features.
   float_box_muller = 1,
   /// Two per block: entries 2j, 2j + 1 are the double Box-Muller pair of block j's two 64-bit
   /// words, normal<double>'s numbers bit for bit. Random features drawn before the float draw

@@ -1,7 +1,7 @@
 // The float functions engram evaluates many at a time itself: the log of a uniform in (0, 1]
 // and the sine and cosine (of pi a for a in [-1, 1], and of any float), as Cephes' float
 // polynomials (Moshier's logf, sinf and cosf), in AVX2 packets where the target has AVX2 and FMA
-// (sine and cosine in AVX-512 packets where it has AVX-512F) and in a scalar loop otherwise or
+// (the log, sine and cosine in AVX-512 packets where it has AVX-512F) and in a scalar loop otherwise or
 // for the tail. Sine and cosine share one range reduction
 // (Eigen's sin() and cos() reduce the argument once each). Every multiply-add is fused() or a
 // lone product, never left for the compiler to contract, and the packets perform the same
@@ -248,7 +248,7 @@ inline void sincos(__m256 v, __m256& sine, __m256& cosine) {
 #endif
 
 #if defined(__AVX512F__) && defined(__FMA__)
-/// sin and cos on sixteen lanes: the AVX2 packets' operations, with AVX-512F's masks.
+/// log, sin and cos on sixteen lanes: the AVX2 packets' operations, with AVX-512F's masks.
 namespace packet16 {
 using packet::fma;
 inline __m512 splat(float v) {

@@ -339,6 +339,8 @@ class prefetcher {
       : p_(static_cast<const char*>(r.begin)),
         left_(r.begin && r.bytes > 0 ? (r.bytes + line - 1) / line : 0),
         per_step_(steps > 0 ? (left_ + steps - 1) / steps : 0) {}
+  /// Cache lines of the range not yet asked for.
+  index left() const { return left_; }
   void step() {
     const index n = std::min(per_step_, left_);
     for (index i = 0; i < n; ++i) __builtin_prefetch(p_ + i * line, 0, 2);
@@ -421,10 +423,12 @@ void dot_columns(index m, index j0, index j1, index k, Scalar alpha, const Scala
 /// registers, blocks of 6 columns of a by 4 of b keep 24 sums in registers, so that each load of
 /// a serves 4 products and each load of b 6 (the last 1-3 columns of b in blocks of 8 x 1,
 /// 8 x 2 or 6 x 3); with 16, blocks of 4 x 3 (the last in 8 x 1 or 4 x 2). Each block holds at
-/// least 8 independent sums, as the FMA units' latency needs. `next` is prefetched meanwhile.
+/// least 8 independent sums, as the FMA units' latency needs. `next` is prefetched meanwhile;
+/// returns the cache lines of it left unasked (0 unless k is below one vector).
 template <class Scalar>
-void thin_dots(index m, index n, index k, Scalar alpha, const Scalar* a, index lda, const Scalar* b,
-               index ldb, bool accumulate, Scalar* c, index ldc, prefetch_range next = {}) {
+index thin_dots(index m, index n, index k, Scalar alpha, const Scalar* a, index lda,
+                const Scalar* b, index ldb, bool accumulate, Scalar* c, index ldc,
+                prefetch_range next = {}) {
   constexpr index w = Eigen::internal::packet_traits<Scalar>::size;
   constexpr bool wide = vector_registers >= 32;
   constexpr index MI = wide ? 6 : 4, NJ = wide ? 4 : 3, MI2 = wide ? 8 : 4;
@@ -437,6 +441,7 @@ void thin_dots(index m, index n, index k, Scalar alpha, const Scalar* a, index l
     if (rest == 3) dot_columns<6, 3>(m, nm, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc, pf);
   if (rest == 2) dot_columns<MI2, 2>(m, nm, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc, pf);
   if (rest == 1) dot_columns<8, 1>(m, nm, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc, pf);
+  return pf.left();
 }
 
 /// Rows [0, R w) of NJ columns of thin_axpys (w numbers a vector): R x NJ vectors of sums in
@@ -505,11 +510,12 @@ void axpy_rows(index r0, index n, index k, const Scalar* a, index lda, const Sca
 /// columns of c (R (4 + 1) + 1 registers) keep their sums in registers over all k. Rows go in
 /// the outer loop, so that a block of rows of a (R w by k numbers: 32 KB at R = 6, 83 patterns)
 /// stays in L1 for every block of columns; single vectors of rows follow, and rows past the last
-/// whole vector are summed one by one. `next` is prefetched meanwhile.
+/// whole vector are summed one by one. `next` is prefetched meanwhile; returns the cache lines
+/// of it left unasked (0 unless m is below one vector).
 template <class Scalar>
-void thin_axpys(index m, index n, index k, Scalar alpha, const Scalar* a, index lda,
-                const Scalar* b, index ldb, bool accumulate, Scalar* c, index ldc,
-                prefetch_range next = {}) {
+index thin_axpys(index m, index n, index k, Scalar alpha, const Scalar* a, index lda,
+                 const Scalar* b, index ldb, bool accumulate, Scalar* c, index ldc,
+                 prefetch_range next = {}) {
   constexpr index w = Eigen::internal::packet_traits<Scalar>::size, NJ = 4;
   constexpr index R = (vector_registers - 1) / (NJ + 1);
   const index mv = m / w * w, mr = mv / (R * w) * (R * w);
@@ -525,6 +531,7 @@ void thin_axpys(index m, index n, index k, Scalar alpha, const Scalar* a, index 
       Scalar& out = c[r + j * ldc];
       out = accumulate ? out + alpha * sum : alpha * sum;
     }
+  return pf.left();
 }
 
 /// The patterns [k0, k0 + kc) (none where kc <= 0) as the prefetch ranges of a tile's two
