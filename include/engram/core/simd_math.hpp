@@ -1,13 +1,12 @@
 // The float functions engram evaluates many at a time itself: the log of a uniform in (0, 1]
 // and the sine and cosine (of pi a for a in [-1, 1], and of any float), as Cephes' float
 // polynomials (Moshier's logf, sinf and cosf), in AVX2 packets where the target has AVX2 and FMA
-// (the log, sine and cosine in AVX-512 packets where it has AVX-512F) and in a scalar loop otherwise or
-// for the tail. Sine and cosine share one range reduction
-// (Eigen's sin() and cos() reduce the argument once each). Every multiply-add is fused() or a
-// lone product, never left for the compiler to contract, and the packets perform the same
-// operations as the scalar code: one build gives bitwise the same numbers whichever path an
-// element takes; a build for another instruction set (with or without FMA) can differ in the
-// last bits.
+// (the log, sine and cosine in AVX-512 packets where it has AVX-512F) and in a scalar loop
+// otherwise or for the tail. Sine and cosine share one range reduction (Eigen's sin() and cos()
+// reduce the argument once each). Every multiply-add is fused() or a lone product, never left for
+// the compiler to contract, and the packets perform the same operations as the scalar code: one
+// build gives bitwise the same numbers whichever path an element takes; a build for another
+// instruction set (with or without FMA) can differ in the last bits.
 #pragma once
 
 #include <bit>
