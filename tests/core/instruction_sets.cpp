@@ -416,9 +416,9 @@ TEST_CASE("tile products match direct sums in float and double", "[backend][tile
   // edges of the micro-kernels' register blocks (6 x 16 and 32 x 12), k = 1, k beyond one KC block
   // (256-384), and the default tile; c starts as NaN where it must be overwritten, not read. Both
   // operands are packed from both layouts (transpose_a), as full panels (the fixed-width and AVX2
-  // transposing paths, k with and without a remainder of 8) and as partial ones. With BLIS, its
-  // kernel is checked directly too, because tile_product runs on Eigen where Eigen's vectors are
-  // wider.
+  // transposing paths, 8-row blocks and the 6- or 4-row rest stored in part, k with and without
+  // a remainder of 8) and as partial ones. With BLIS, its kernel is checked directly too, because
+  // tile_product runs on Eigen where Eigen's vectors are wider and the FMA units take them whole.
   for (const bool transpose_a : {true, false})
     for (const bool accumulate : {false, true})
       for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{
@@ -487,9 +487,17 @@ TEST_CASE("what a thin product prefetches leaves its numbers as they are", "[bac
 }
 
 #if defined(ENGRAM_USE_BLIS)
-TEST_CASE("tile products run on BLIS's kernel only where its vectors are as wide as Eigen's",
-          "[backend][tiles]") {
+TEST_CASE(
+    "tile products run on BLIS's kernel only where its vectors are as wide as Eigen's or the FMA "
+    "units'",
+    "[backend][tiles]") {
+  using engram::cpu_detail::fma_datapath_bytes;
   using engram::cpu_detail::vector_bytes;
+  CHECK(fma_datapath_bytes(true, 0x19) == 32);  // Zen 3 and 4: 256-bit FMA units
+  CHECK(fma_datapath_bytes(true, 0x17) == 32);  // Zen 1 and 2
+  CHECK(fma_datapath_bytes(true, 0x1a) > 64);   // Zen 5: 512-bit units
+  CHECK(fma_datapath_bytes(false, 0x6) > 64);   // Intel: the instruction set's width
+  CHECK(fma_datapath_bytes(false, 0x19) > 64);
   CHECK(vector_bytes("skx") == 64);
   CHECK(vector_bytes("zen4") == 64);
   CHECK(vector_bytes("haswell") == 32);
@@ -497,9 +505,11 @@ TEST_CASE("tile products run on BLIS's kernel only where its vectors are as wide
   CHECK(vector_bytes("penryn") == 16);
   CHECK(vector_bytes("armsve") > 64);  // unknown configurations keep BLIS
   const char* running = bli_arch_string(bli_arch_query_id());
-  const bool expected = vector_bytes(running) >= engram::cpu_detail::eigen_vector_bytes;
+  const bool expected = vector_bytes(running) >=
+                        std::min(engram::cpu_detail::eigen_vector_bytes, fma_datapath_bytes());
   INFO("BLIS configuration " << running << ", Eigen's vectors "
-                             << engram::cpu_detail::eigen_vector_bytes << " bytes");
+                             << engram::cpu_detail::eigen_vector_bytes << " bytes, FMA units "
+                             << fma_datapath_bytes() << " bytes");
   CHECK(engram::cpu_detail::blis_kernel<float>::get().preferred == expected);
   CHECK(engram::cpu_detail::blis_kernel<double>::get().preferred == expected);
   // The packing buffer follows the choice: none where Eigen runs the products.

@@ -19,11 +19,13 @@
 // or DRAM.
 //
 // BLIS's kernel is used only where its vectors are at least as wide as the ones this build gives
-// Eigen. On an AVX-512 machine whose FMA units BLIS cannot count (virtual machines report a
-// generic CPU name), BLIS falls back to its AVX2 "haswell" kernels, and Eigen's AVX-512 products
-// (built with -march=native) are then about 1.4x faster (benchmarks/RESULTS.md); there the
-// products run on Eigen. BLIS_ARCH_TYPE=skx in the environment makes BLIS select its AVX-512
-// kernels, which engram then uses.
+// Eigen, or as the core's FMA units take in one pass. On an Intel AVX-512 machine whose FMA
+// units BLIS cannot count (virtual machines report a generic CPU name), BLIS falls back to its
+// AVX2 "haswell" kernels, and Eigen's AVX-512 products (built with -march=native) are then about
+// 1.4x faster (benchmarks/RESULTS.md); there the products run on Eigen. BLIS_ARCH_TYPE=skx in
+// the environment makes BLIS select its AVX-512 kernels, which engram then uses. On AMD's Zen 4,
+// whose AVX-512 runs on 256-bit units, Debian's BLIS selects its "zen3" kernels and they stay:
+// 1.1-1.2x Eigen's AVX-512 products there.
 // Operands are column-major with unit inner stride: Eigen matrices, their blocks and Refs.
 #pragma once
 
@@ -41,6 +43,9 @@
 #include <blis.h>
 #if defined(__AVX2__)
 #include <immintrin.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #endif
 #endif
 
@@ -71,6 +76,28 @@ inline int vector_bytes(const char* configuration) {
     return 32;
   if (is({"penryn"})) return 16;
   return 1 << 10;
+}
+
+/// Bytes of the vectors a core's FMA units take in one pass, from its vendor and family (CPUID):
+/// 32 on AMD's Zen 1 to Zen 4 (families 0x17 and 0x19), which execute a 512-bit instruction as
+/// two 256-bit halves (Zen 4) or have no AVX-512; unbounded (1 << 10) elsewhere, where the
+/// instruction set's width is taken at its word.
+inline int fma_datapath_bytes(bool amd, unsigned family) {
+  return amd && family >= 0x17 && family <= 0x19 ? 32 : 1 << 10;
+}
+
+/// fma_datapath_bytes of the running CPU (unbounded where it cannot be asked: not x86).
+inline int fma_datapath_bytes() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return 1 << 10;
+  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "AuthenticAMD"
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return 1 << 10;
+  const unsigned base = (a >> 8) & 0xfu, family = base == 0xfu ? base + ((a >> 20) & 0xffu) : base;
+  return fma_datapath_bytes(amd, family);
+#else
+  return 1 << 10;
+#endif
 }
 
 /// Bytes of the vectors Eigen's products use in this build.
@@ -105,7 +132,8 @@ struct blis_kernel {
       r.kc = index(bli_cntx_get_blksz_def_dt(dt, BLIS_KC, r.cntx));
       r.mc = index(bli_cntx_get_blksz_def_dt(dt, BLIS_MC, r.cntx));
       r.prefers_rows = bli_cntx_l3_nat_ukr_prefers_rows_dt(dt, BLIS_GEMM_UKR, r.cntx);
-      r.preferred = vector_bytes(bli_arch_string(bli_arch_query_id())) >= eigen_vector_bytes;
+      r.preferred = vector_bytes(bli_arch_string(bli_arch_query_id())) >=
+                    std::min(eigen_vector_bytes, fma_datapath_bytes());
       return r;
     }();
     return k;
@@ -156,35 +184,86 @@ inline void transpose4(__m256d r[4]) {
   r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
   r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
+
+/// Stores the first N (1 to 8) floats of v at out.
+template <int N>
+void store_first(float* out, __m256 v) {
+  if constexpr (N == 8) {
+    _mm256_storeu_ps(out, v);
+  } else {
+    const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    if constexpr (N >= 4) _mm_storeu_ps(out, lo);
+    const __m128 rest = N >= 4 ? hi : lo;
+    float* o = out + (N >= 4 ? 4 : 0);
+    constexpr int M = N % 4;
+    if constexpr (M >= 2) _mm_storel_pi(reinterpret_cast<__m64*>(o), rest);
+    if constexpr (M == 1) _mm_store_ss(o, rest);
+    if constexpr (M == 3) _mm_store_ss(o + 2, _mm_movehl_ps(rest, rest));
+  }
+}
+
+/// Stores the first N (1 to 4) doubles of v at out.
+template <int N>
+void store_first(double* out, __m256d v) {
+  if constexpr (N == 4) {
+    _mm256_storeu_pd(out, v);
+  } else {
+    const __m128d lo = _mm256_castpd256_pd128(v);
+    if constexpr (N >= 2) _mm_storeu_pd(out, lo);
+    if constexpr (N == 3) _mm_store_sd(out + 2, _mm256_extractf128_pd(v, 1));
+    if constexpr (N == 1) _mm_store_sd(out, lo);
+  }
+}
 #endif
 
 /// A full panel whose rows are contiguous along k (q.sl == 1): out[l W + i] = s[i stride + l],
-/// a transposition. On AVX2 it runs in register blocks of 8 x 8 floats or 4 x 4 doubles (W a
-/// multiple of 8 or 4); at GCC's -O2 the scalar loop below is not vectorised.
+/// a transposition. On AVX2 it runs in register blocks of 8 x 8 floats or 4 x 4 doubles; rows
+/// past the last whole block (the 6 of a 6-row panel: the queries of BLIS's 6 x 16 kernel) are
+/// transposed in one block whose missing rows repeat the last, and stored in part. At GCC's -O2
+/// the scalar loop below is not vectorised; it packed 6-row panels at a fraction of the speed.
 template <index W, class Scalar>
 void transpose_panel(const Scalar* s, index stride, index kc, Scalar* out) {
   index l0 = 0;
 #if defined(__AVX2__)
-  if constexpr (std::is_same_v<Scalar, float> && W % 8 == 0) {
+  if constexpr (std::is_same_v<Scalar, float>) {
+    constexpr index full = W / 8 * 8;
+    constexpr int rest = int(W - full);
     for (; l0 + 8 <= kc; l0 += 8) {
       if (l0 % 16 == 0)
         for (index i = 0; i < W; ++i)
           _mm_prefetch(reinterpret_cast<const char*>(s + i * stride + l0 + 64), _MM_HINT_T0);
-      for (index h = 0; h < W; h += 8) {
+      for (index h = 0; h < full; h += 8) {
         __m256 r[8];
         for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + (h + i) * stride + l0);
         transpose8(r);
         for (int l = 0; l < 8; ++l) _mm256_storeu_ps(out + (l0 + l) * W + h, r[l]);
       }
+      if constexpr (rest > 0) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i)
+          r[i] = _mm256_loadu_ps(s + (full + std::min(i, rest - 1)) * stride + l0);
+        transpose8(r);
+        for (int l = 0; l < 8; ++l) store_first<rest>(out + (l0 + l) * W + full, r[l]);
+      }
     }
-  } else if constexpr (std::is_same_v<Scalar, double> && W % 4 == 0) {
-    for (; l0 + 4 <= kc; l0 += 4)
-      for (index h = 0; h < W; h += 4) {
+  } else if constexpr (std::is_same_v<Scalar, double>) {
+    constexpr index full = W / 4 * 4;
+    constexpr int rest = int(W - full);
+    for (; l0 + 4 <= kc; l0 += 4) {
+      for (index h = 0; h < full; h += 4) {
         __m256d r[4];
         for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(s + (h + i) * stride + l0);
         transpose4(r);
         for (int l = 0; l < 4; ++l) _mm256_storeu_pd(out + (l0 + l) * W + h, r[l]);
       }
+      if constexpr (rest > 0) {
+        __m256d r[4];
+        for (int i = 0; i < 4; ++i)
+          r[i] = _mm256_loadu_pd(s + (full + std::min(i, rest - 1)) * stride + l0);
+        transpose4(r);
+        for (int l = 0; l < 4; ++l) store_first<rest>(out + (l0 + l) * W + full, r[l]);
+      }
+    }
   }
 #endif
   for (index i = 0; i < W; ++i)
