@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <limits>
 #include <numbers>
+#include <utility>
 #include <vector>
 
 #include "catch.hpp"
@@ -436,6 +437,73 @@ TEST_CASE("tile products match direct sums in float and double", "[backend][tile
 #endif
       }
 }
+
+#if defined(ENGRAM_USE_BLIS)
+namespace {
+
+// A tile product on BLIS's kernel with op(a), b or both packed before (as exp_reduce shares a
+// memory tile among blocks of queries) against the same product packing both inside: the
+// kernel reads the same panels, so the numbers are the same to the bit.
+template <class T>
+void check_packed_before(bool transpose_a, Index m, Index n, Index k, bool accumulate) {
+  using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  namespace cd = engram::cpu_detail;
+  const engram::philox_source rng(std::uint64_t(7 + m + 3 * n + 5 * k));
+  const M a_all =
+      engram_test::uniform<T>(rng, 0, (transpose_a ? k : m) + 2, transpose_a ? m : k, -1, 1);
+  const M b_all = engram_test::uniform<T>(rng, 1, k + 3, n, -1, 1);
+  const M c0 = engram_test::uniform<T>(rng, 2, m, n, -1, 1);
+  const auto a = a_all.topRows(transpose_a ? k : m);
+  const auto b = b_all.topRows(k);
+  const T alpha = T(0.5);
+  const cd::blis_kernel<T>& kr = cd::blis_kernel<T>::get();
+  engram::tile_operand<T> pa, pb;
+  pa.panels = cd::pack_whole(cd::op_rows<T>(a, transpose_a), m, k, kr.prefers_rows ? kr.nr : kr.mr,
+                             pa.buffer);
+  pb.panels =
+      cd::pack_whole(cd::op_rows<T>(b, true), n, k, kr.prefers_rows ? kr.mr : kr.nr, pb.buffer);
+  using P = const engram::tile_operand<T>*;
+  const P none = nullptr, packed_a = &pa, packed_b = &pb;
+  engram::vector<T> pack;
+  M inside = c0;
+  cd::blis_tile_product(transpose_a, alpha, a, b, accumulate, inside, pack);
+  INFO("transpose " << transpose_a << " m " << m << " n " << n << " k " << k << " accumulate "
+                    << accumulate);
+  for (const auto& [first, second] :
+       {std::pair{packed_a, none}, std::pair{none, packed_b}, std::pair{packed_a, packed_b}}) {
+    M before = c0;
+    cd::blis_tile_product(transpose_a, alpha, a, b, accumulate, before, pack, first, second);
+    CHECK((before.array() == inside.array()).all());
+  }
+  // Through tile_product: pack_tile_a and pack_tile_b pack exactly where it would pack.
+  engram::tile_operand<T> ta, tb;
+  engram::pack_tile_a(engram::cpu{}, transpose_a, a, n, ta);
+  engram::pack_tile_b(engram::cpu{}, b, m, tb);
+  const bool packs = cd::packs_on_blis<T>(m, n, k);
+  CHECK(ta.empty() == !packs);
+  CHECK(tb.empty() == !packs);
+  M plain = c0, shared = c0;
+  engram::tile_product(engram::cpu{}, transpose_a, alpha, a, b, accumulate, plain, pack);
+  engram::tile_product(engram::cpu{}, transpose_a, alpha, a, b, accumulate, shared, pack, {}, &ta,
+                       &tb);
+  CHECK((plain.array() == shared.array()).all());
+}
+
+}  // namespace
+
+TEST_CASE("tile products read operands packed before bitwise as packed inside",
+          "[backend][tiles]") {
+  // k over several KC blocks (600), m over several MC blocks of left panels (300), partial
+  // panels on both sides, k = 1, and a thin product (n = 20), which ignores packed operands.
+  for (const bool transpose_a : {true, false})
+    for (const bool accumulate : {false, true})
+      for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{
+               {300, 130, 600}, {50, 37, 37}, {17, 25, 1}, {16, 100, 256}, {40, 20, 50}}) {
+        check_packed_before<float>(transpose_a, m, n, k, accumulate);
+        check_packed_before<double>(transpose_a, m, n, k, accumulate);
+      }
+}
+#endif
 
 TEST_CASE("what a thin product prefetches leaves its numbers as they are", "[backend][tiles]") {
   // The prefetched range is spread over the product's steps: none (a negative size counts as

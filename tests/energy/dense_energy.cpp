@@ -262,6 +262,53 @@ TEST_CASE("tiling and partial-state combination do not change the result", "[ene
   CHECK((a.weighted - all.weighted).cwiseAbs().maxCoeff() < 1e-13);
 }
 
+TEMPLATE_TEST_CASE("a memory tile packed once for all blocks of queries gives the direct formulas",
+                   "[energy][tiles]", float, double) {
+  // Blocks of 40 queries (more than thin_columns: packed products) over tiles of 64 memories at
+  // D = 37 (k off whole vectors): the 4 blocks of 150 queries share every packed tile (on BLIS's
+  // kernel: exp_reduce runs memory chunks outermost), the last block with 30 columns; with 130
+  // queries the last block holds 10, which runs on the thin kernels beside packed tiles. K = 300:
+  // the last tile holds 44 memories, and with two threads the chunks hold 2 or 1 tiles.
+  using T = TestType;
+  using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  const engram::philox_source rng(31);
+  const Md xi = uniform(rng, 0, 37, 300, -1.0, 1.0);
+  engram::dense_memory<T> memory(xi.cast<T>());
+  const engram::cpu_tiles tiles{.memory_tile = 64, .query_tile = 40};
+#if defined(ENGRAM_USE_BLIS)
+  // The shared path runs exactly where the blocks' products are packed on BLIS's kernel.
+  const engram::cpu_detail::split sp(150, 300, tiles);
+  CHECK(engram::cpu_detail::shares_tiles<T>(sp, 37) ==
+        engram::cpu_detail::blis_kernel<T>::get().preferred);
+#endif
+  for (const Index batch : {150, 130})
+    for (const double beta : {0.5, 8.0}) {
+      const Md x =
+          uniform(rng, 1 + std::uint64_t(batch) + std::uint64_t(beta), 37, batch, -1.0, 1.0);
+      engram::lse_energy<T> energy(memory, T(beta));
+      energy.set_tiles(tiles);
+      const auto [e, g] = energy.value_and_gradient(M(x.cast<T>()));
+      const auto e_only = energy.value(M(x.cast<T>()));  // the reduction without read-outs
+      double worst_e = 0, worst_g = 0;
+      for (Index b = 0; b < batch; ++b) {
+        const double exact = double(direct_energy(model::lse_l2, xi, x.col(b), beta));
+        worst_e = std::max(
+            {worst_e, std::abs(double(e(b)) - exact), std::abs(double(e_only(b)) - exact)});
+        const Vd g_exact = engram_test::lse_gradient_oracle(xi, x.col(b), beta);
+        worst_g =
+            std::max(worst_g, (g.col(b).template cast<double>() - g_exact).cwiseAbs().maxCoeff());
+      }
+      INFO("B " << batch << " beta " << beta << " worst energy error " << worst_e << ", gradient "
+                << worst_g);
+      // Energies of size ~|x - xi|^2 / 2 <= 74 and softmax-weighted sums of 300 patterns in
+      // [-1, 1]: a few hundred ulps of the type covers any summation order (float ulp at 74:
+      // 7.6e-6; double: 1.4e-14).
+      const double tol = std::is_same_v<T, float> ? 2e-3 : 1e-11;
+      CHECK(worst_e < tol);
+      CHECK(worst_g < tol);
+    }
+}
+
 TEST_CASE("an energy sees patterns added to and removed from its memory", "[energy][memory]") {
   const engram::philox_source rng(16);
   const Md xi = uniform(rng, 0, 5, 6), x = uniform(rng, 1, 5, 1), extra = uniform(rng, 2, 5, 2);

@@ -9,7 +9,8 @@
 // pools that grow whenever more threads call at once, and its OpenMP layer opens a parallel
 // region (a team allocated per call) even for one thread. Here nothing is allocated once the
 // buffer has grown, and nothing is threaded. Products of fewer than 16 rows, and builds without
-// BLIS, run on Eigen's GEMM.
+// BLIS, run on Eigen's GEMM. An operand shared by several products (a memory tile against every
+// block of queries) can be packed once beforehand (tile_operand, pack_tile_a, pack_tile_b).
 //
 // Products of a few columns (a few queries: 2 <= n <= thin_columns) run on neither: two small
 // kernels read both operands in place (dot products along contiguous columns, or sums of columns),
@@ -214,6 +215,26 @@ void store_first(double* out, __m256d v) {
     if constexpr (N == 1) _mm_store_sd(out, lo);
   }
 }
+
+/// One AVX2 register block of a transposition: 8 x 8 floats or 4 x 4 doubles.
+template <class Scalar>
+struct avx2_block;
+template <>
+struct avx2_block<float> {
+  using vector = __m256;
+  static constexpr index size = 8;
+  static vector load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, vector v) { _mm256_storeu_ps(p, v); }
+  static void transpose(vector* r) { transpose8(r); }
+};
+template <>
+struct avx2_block<double> {
+  using vector = __m256d;
+  static constexpr index size = 4;
+  static vector load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, vector v) { _mm256_storeu_pd(p, v); }
+  static void transpose(vector* r) { transpose4(r); }
+};
 #endif
 
 /// A full panel whose rows are contiguous along k (q.sl == 1): out[l W + i] = s[i stride + l],
@@ -225,43 +246,25 @@ template <index W, class Scalar>
 void transpose_panel(const Scalar* s, index stride, index kc, Scalar* out) {
   index l0 = 0;
 #if defined(__AVX2__)
-  if constexpr (std::is_same_v<Scalar, float>) {
-    constexpr index full = W / 8 * 8;
+  if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
+    using T = avx2_block<Scalar>;
+    constexpr index n = T::size, full = W / n * n;
     constexpr int rest = int(W - full);
-    for (; l0 + 8 <= kc; l0 += 8) {
+    for (; l0 + n <= kc; l0 += n) {
       if (l0 % 16 == 0)
         for (index i = 0; i < W; ++i)
           _mm_prefetch(reinterpret_cast<const char*>(s + i * stride + l0 + 64), _MM_HINT_T0);
-      for (index h = 0; h < full; h += 8) {
-        __m256 r[8];
-        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + (h + i) * stride + l0);
-        transpose8(r);
-        for (int l = 0; l < 8; ++l) _mm256_storeu_ps(out + (l0 + l) * W + h, r[l]);
+      typename T::vector r[n];
+      for (index h = 0; h < full; h += n) {
+        for (index i = 0; i < n; ++i) r[i] = T::load(s + (h + i) * stride + l0);
+        T::transpose(r);
+        for (index l = 0; l < n; ++l) T::store(out + (l0 + l) * W + h, r[l]);
       }
       if constexpr (rest > 0) {
-        __m256 r[8];
-        for (int i = 0; i < 8; ++i)
-          r[i] = _mm256_loadu_ps(s + (full + std::min(i, rest - 1)) * stride + l0);
-        transpose8(r);
-        for (int l = 0; l < 8; ++l) store_first<rest>(out + (l0 + l) * W + full, r[l]);
-      }
-    }
-  } else if constexpr (std::is_same_v<Scalar, double>) {
-    constexpr index full = W / 4 * 4;
-    constexpr int rest = int(W - full);
-    for (; l0 + 4 <= kc; l0 += 4) {
-      for (index h = 0; h < full; h += 4) {
-        __m256d r[4];
-        for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(s + (h + i) * stride + l0);
-        transpose4(r);
-        for (int l = 0; l < 4; ++l) _mm256_storeu_pd(out + (l0 + l) * W + h, r[l]);
-      }
-      if constexpr (rest > 0) {
-        __m256d r[4];
-        for (int i = 0; i < 4; ++i)
-          r[i] = _mm256_loadu_pd(s + (full + std::min(i, rest - 1)) * stride + l0);
-        transpose4(r);
-        for (int l = 0; l < 4; ++l) store_first<rest>(out + (l0 + l) * W + full, r[l]);
+        for (index i = 0; i < n; ++i)
+          r[i] = T::load(s + (full + std::min<index>(i, rest - 1)) * stride + l0);
+        T::transpose(r);
+        for (index l = 0; l < n; ++l) store_first<rest>(out + (l0 + l) * W + full, r[l]);
       }
     }
   }
@@ -349,19 +352,69 @@ index pack_size(index mu, index nu, index k) {
          round_up(kr.mr * kc, align) * (mc / kr.mr) + align;
 }
 
+/// The first 64-byte aligned number at or after p.
+template <class Scalar>
+Scalar* align64(Scalar* p) {
+  constexpr index align = 64 / index(sizeof(Scalar));
+  return p + (align - index(reinterpret_cast<std::uintptr_t>(p) / sizeof(Scalar)) % align) % align;
+}
+
+/// A rows x k operand packed whole, as blis_product would pack it one block at a time: for every
+/// KC block of k (block b at data + b stride), ceil(rows / width) panels of `width` rows, panel
+/// p at p round_up(width kc, 16 floats or 8 doubles) from its block.
+template <class Scalar>
+struct packed_panels {
+  const Scalar* data = nullptr;
+  index rows = 0, k = 0, width = 0, stride = 0;
+};
+
+/// Numbers of the buffer of pack_whole for a rows x k operand in panels of `width`.
+template <class Scalar>
+index pack_whole_size(index rows, index k, index width) {
+  const blis_kernel<Scalar>& kr = blis_kernel<Scalar>::get();
+  constexpr index align = 64 / index(sizeof(Scalar));
+  const index blocks = (k + kr.kc - 1) / kr.kc;
+  return blocks * ((rows + width - 1) / width) * round_up(width * std::min(kr.kc, k), align) +
+         align;
+}
+
+/// Packs the rows x k operand q whole into `buffer` (grown when too small) in panels of `width`.
+template <class Scalar>
+packed_panels<Scalar> pack_whole(const strided<Scalar>& q, index rows, index k, index width,
+                                 vector<Scalar>& buffer) {
+  const blis_kernel<Scalar>& kr = blis_kernel<Scalar>::get();
+  constexpr index align = 64 / index(sizeof(Scalar));
+  const index need = pack_whole_size<Scalar>(rows, k, width);
+  if (buffer.size() < need) buffer.resize(need);
+  packed_panels<Scalar> p{align64(buffer.data()), rows, k, width, 0};
+  p.stride = ((rows + width - 1) / width) * round_up(width * std::min(kr.kc, k), align);
+  for (index l0 = 0; l0 < k; l0 += kr.kc) {
+    const index kc = std::min(kr.kc, k - l0);
+    pack_panels(q, 0, rows, l0, kc, width, const_cast<Scalar*>(p.data) + (l0 / kr.kc) * p.stride,
+                round_up(width * kc, align));
+  }
+  return p;
+}
+
 /// c_u = alpha left right^T (+ c_u when accumulating) over BLIS's micro-kernel, for the mu x k
-/// matrix `left` and the nu x k matrix `right`; c_u(i, j) = c[i rs + j cs].
+/// matrix `left` and the nu x k matrix `right`; c_u(i, j) = c[i rs + j cs]. A side given packed
+/// whole (pack_whole, in panels of the kernel's MR rows for the left, NR for the right) is read
+/// from there instead of being packed again.
 template <class Scalar>
 void blis_product(const strided<Scalar>& left, index mu, const strided<Scalar>& right, index nu,
                   index k, Scalar alpha, bool accumulate, Scalar* c, index rs, index cs,
-                  vector<Scalar>& pack) {
+                  vector<Scalar>& pack, const packed_panels<Scalar>* left_whole = nullptr,
+                  const packed_panels<Scalar>* right_whole = nullptr) {
   const blis_kernel<Scalar>& kr = blis_kernel<Scalar>::get();
   constexpr index align = 64 / index(sizeof(Scalar));  // 64-byte panels for aligned loads
+  ENGRAM_ASSERT(!left_whole || (left_whole->rows == mu && left_whole->k == k &&
+                                left_whole->width == kr.mr && kr.mc % kr.mr == 0));
+  ENGRAM_ASSERT(!right_whole ||
+                (right_whole->rows == nu && right_whole->k == k && right_whole->width == kr.nr));
   const index need = pack_size<Scalar>(mu, nu, k);
   if (pack.size() < need) pack.resize(need);
   const index right_size = round_up(kr.nr * std::min(kr.kc, k), align) * ((nu + kr.nr - 1) / kr.nr);
-  Scalar* base = pack.data();
-  base += (align - index(reinterpret_cast<std::uintptr_t>(base) / sizeof(Scalar)) % align) % align;
+  Scalar* base = align64(pack.data());
   Scalar* right_packed = base;
   Scalar* left_packed = base + right_size;
   auxinfo_t aux{};
@@ -370,10 +423,17 @@ void blis_product(const strided<Scalar>& left, index mu, const strided<Scalar>& 
     const index kc = std::min(kr.kc, k - l0);
     const index lp = round_up(kr.mr * kc, align), rp = round_up(kr.nr * kc, align);
     Scalar* beta = (l0 == 0 && !accumulate) ? &zero : &one;
-    pack_panels(right, 0, nu, l0, kc, kr.nr, right_packed, rp);
+    if (right_whole)
+      right_packed = const_cast<Scalar*>(right_whole->data) + (l0 / kr.kc) * right_whole->stride;
+    else
+      pack_panels(right, 0, nu, l0, kc, kr.nr, right_packed, rp);
     for (index i0 = 0; i0 < mu; i0 += kr.mc) {
       const index mc = std::min(kr.mc, mu - i0);
-      pack_panels(left, i0, mc, l0, kc, kr.mr, left_packed, lp);
+      if (left_whole)
+        left_packed = const_cast<Scalar*>(left_whole->data) + (l0 / kr.kc) * left_whole->stride +
+                      (i0 / kr.mr) * lp;
+      else
+        pack_panels(left, i0, mc, l0, kc, kr.mr, left_packed, lp);
       for (index j = 0; j < nu; j += kr.nr) {
         Scalar* b = right_packed + (j / kr.nr) * rp;
         for (index i = 0; i < mc; i += kr.mr) {
@@ -650,38 +710,111 @@ index tile_product_pack_size(cpu, index m, index n, index k) {
   return 0;
 }
 
+/// One operand of tile_product packed once for several products that share it: a memory tile
+/// against every block of a batch's queries, or a block of queries against every memory tile.
+/// pack_tile_a and pack_tile_b fill it where tile_product would pack that operand (BLIS's kernel
+/// preferred, a product of more than thin_columns columns and at least 16 rows); elsewhere it
+/// stays empty, and tile_product ignores an empty one. The numbers are laid out as the kernel
+/// reads them, so a product is bitwise the same with the operand packed before or inside.
+template <class Scalar>
+struct tile_operand {
+  vector<Scalar> buffer;  // grows to the largest operand packed
+#if defined(ENGRAM_USE_BLIS)
+  cpu_detail::packed_panels<Scalar> panels;  // data null: empty
+  bool empty() const {
+    return panels.data == nullptr;
+  }
+#else
+  bool empty() const {
+    return true;
+  }
+#endif
+};
+
 #if defined(ENGRAM_USE_BLIS)
 namespace cpu_detail {
-/// tile_product on BLIS's micro-kernel, whichever the preference (the tests call it directly).
-template <class A, class B, class C>
-void blis_tile_product(bool transpose_a, typename std::decay_t<C>::Scalar alpha, const A& a,
-                       const B& b, bool accumulate, C&& c,
-                       vector<typename std::decay_t<C>::Scalar>& pack) {
-  using Scalar = typename std::decay_t<C>::Scalar;
+/// op(a) (transpose_a) or b^T as a rows x k matrix.
+template <class Scalar, class A>
+strided<Scalar> op_rows(const A& a, bool transpose) {
+  return transpose ? strided<Scalar>{a.data(), a.outerStride(), 1}
+                   : strided<Scalar>{a.data(), 1, a.outerStride()};
+}
+
+template <class Scalar>
+const packed_panels<Scalar>* panels_of(const tile_operand<Scalar>* t) {
+  return t && !t->empty() ? &t->panels : nullptr;
+}
+
+/// Whether tile_product packs a product of m x k by k x n on BLIS's kernel.
+template <class Scalar>
+bool packs_on_blis(index m, index n, index k) {
+  return blis_kernel<Scalar>::get().preferred && n > thin_columns && packs(m, n, k);
+}
+
+/// tile_product on BLIS's micro-kernel, whichever the preference (the tests call it directly);
+/// operands packed before (non-empty packed_a, packed_b) are read from there.
+template <class A, class B, class C, class Scalar = typename std::decay_t<C>::Scalar>
+void blis_tile_product(bool transpose_a, Scalar alpha, const A& a, const B& b, bool accumulate,
+                       C&& c, vector<Scalar>& pack, const tile_operand<Scalar>* packed_a = nullptr,
+                       const tile_operand<Scalar>* packed_b = nullptr) {
   const index m = c.rows(), n = c.cols(), k = b.rows();
-  // op(a) and b^T as rows x k matrices.
-  const strided<Scalar> op_a = transpose_a ? strided<Scalar>{a.data(), a.outerStride(), 1}
-                                           : strided<Scalar>{a.data(), 1, a.outerStride()};
-  const strided<Scalar> b_t{b.data(), b.outerStride(), 1};
+  const strided<Scalar> op_a = op_rows<Scalar>(a, transpose_a), b_t = op_rows<Scalar>(b, true);
   // A kernel that stores rows of its block fast computes c^T = b^T op(a)^T into c's columns.
   if (blis_kernel<Scalar>::get().prefers_rows)
-    blis_product(b_t, n, op_a, m, k, alpha, accumulate, c.data(), c.outerStride(), index(1), pack);
+    blis_product(b_t, n, op_a, m, k, alpha, accumulate, c.data(), c.outerStride(), index(1), pack,
+                 panels_of(packed_b), panels_of(packed_a));
   else
-    blis_product(op_a, m, b_t, n, k, alpha, accumulate, c.data(), index(1), c.outerStride(), pack);
+    blis_product(op_a, m, b_t, n, k, alpha, accumulate, c.data(), index(1), c.outerStride(), pack,
+                 panels_of(packed_a), panels_of(packed_b));
 }
 }  // namespace cpu_detail
 #endif
 
+/// Packs op(a) of tile_product(cpu, transpose_a, alpha, a, b, ...) for products whose c has n
+/// columns into `out`, where tile_product would pack it; empties `out` elsewhere.
+template <class A, class Scalar = typename A::Scalar>
+void pack_tile_a(cpu, bool transpose_a, const A& a, index n, tile_operand<Scalar>& out) {
+#if defined(ENGRAM_USE_BLIS)
+  if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
+    const index m = transpose_a ? a.cols() : a.rows(), k = transpose_a ? a.rows() : a.cols();
+    out.panels = {};
+    if (!cpu_detail::packs_on_blis<Scalar>(m, n, k)) return;
+    const cpu_detail::blis_kernel<Scalar>& kr = cpu_detail::blis_kernel<Scalar>::get();
+    out.panels = cpu_detail::pack_whole(cpu_detail::op_rows<Scalar>(a, transpose_a), m, k,
+                                        kr.prefers_rows ? kr.nr : kr.mr, out.buffer);
+  }
+#endif
+  (void)transpose_a, (void)a, (void)n, (void)out;
+}
+
+/// Packs b of tile_product(cpu, transpose_a, alpha, a, b, ...) for products whose c has m rows
+/// into `out`, where tile_product would pack it; empties `out` elsewhere.
+template <class B, class Scalar = typename B::Scalar>
+void pack_tile_b(cpu, const B& b, index m, tile_operand<Scalar>& out) {
+#if defined(ENGRAM_USE_BLIS)
+  if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
+    out.panels = {};
+    if (!cpu_detail::packs_on_blis<Scalar>(m, b.cols(), b.rows())) return;
+    const cpu_detail::blis_kernel<Scalar>& kr = cpu_detail::blis_kernel<Scalar>::get();
+    out.panels = cpu_detail::pack_whole(cpu_detail::op_rows<Scalar>(b, true), b.cols(), b.rows(),
+                                        kr.prefers_rows ? kr.mr : kr.nr, out.buffer);
+  }
+#endif
+  (void)b, (void)m, (void)out;
+}
+
 /// c = alpha op(a) b (accumulate false) or c += alpha op(a) b (accumulate true), where op(a) is
 /// a^T when transpose_a. `pack` is the calling thread's packing buffer (grown when too small;
 /// unused without BLIS); the thin products prefetch `next` meanwhile (the others ignore it).
+/// `packed_a` and `packed_b`, where given and not empty, hold op(a) and b packed before
+/// (pack_tile_a, pack_tile_b, from these very operands), which are then not packed again.
 /// Shapes must agree; the callers' loops guarantee it. With accumulate false, c is written
 /// without being read.
-template <class A, class B, class C>
-void tile_product(cpu, bool transpose_a, typename std::decay_t<C>::Scalar alpha, const A& a,
-                  const B& b, bool accumulate, C&& c,
-                  vector<typename std::decay_t<C>::Scalar>& pack, prefetch_range next = {}) {
-  using Scalar = typename std::decay_t<C>::Scalar;
+template <class A, class B, class C, class Scalar = typename std::decay_t<C>::Scalar>
+void tile_product(cpu, bool transpose_a, std::type_identity_t<Scalar> alpha, const A& a, const B& b,
+                  bool accumulate, C&& c, vector<Scalar>& pack, prefetch_range next = {},
+                  const tile_operand<Scalar>* packed_a = nullptr,
+                  const tile_operand<Scalar>* packed_b = nullptr) {
   static_assert(std::is_same_v<Scalar, typename A::Scalar> &&
                 std::is_same_v<Scalar, typename B::Scalar>);
   if (c.size() == 0) return;
@@ -699,10 +832,11 @@ void tile_product(cpu, bool transpose_a, typename std::decay_t<C>::Scalar alpha,
   if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
     if (cpu_detail::blis_kernel<Scalar>::get().preferred &&
         cpu_detail::packs(c.rows(), c.cols(), b.rows()))
-      return cpu_detail::blis_tile_product(transpose_a, alpha, a, b, accumulate, c, pack);
+      return cpu_detail::blis_tile_product(transpose_a, alpha, a, b, accumulate, c, pack, packed_a,
+                                           packed_b);
   }
 #endif
-  (void)pack;
+  (void)pack, (void)packed_a, (void)packed_b;
   if (transpose_a) {
     if (accumulate)
       c.noalias() += alpha * (a.transpose() * b);

@@ -7,13 +7,19 @@
 //   sum_reduce: s_mu,b = <xi_mu, x_b> (dot) or -1/2 ||x_b - xi_mu||^2 (l2), then F(s), F'(s)
 //               summed into sum_partial; two GEMMs per tile likewise.
 //   With a few queries (the thin products), each tile's products prefetch the next tile.
+//   Where the products are packed on BLIS's kernel and there are two or more query blocks,
+//   exp_reduce takes memory chunks outermost instead (shares_tiles): each memory tile is packed
+//   once (pack_tile_a) for the products of every query block, each block once a step
+//   (pack_tile_b), and each chunk keeps a partial state over the whole batch.
 //   compact_tile: one tile of a support search's exact distances (radius_candidates) folded
 //               into sum_partial for a kernel of uniform slope (Epanechnikov).
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "engram/backend/cpu/gemm.hpp"
 #include "engram/backend/cpu/parallel.hpp"
@@ -26,22 +32,30 @@ namespace engram {
 
 namespace cpu_detail {
 
-/// Folds memories [k_begin, k_end) into the columns [b0, b0 + bc) of `target`.
-template <real_scalar Scalar, class Scores>
-void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half_sq_norms,
-                      Scalar bias_scale, const Eigen::Ref<const matrix<Scalar>>& queries,
-                      Scalar beta, bool with_weighted, index b0, index bc, index k_begin,
-                      index k_end, index mt, Scores&& buffer, vector<Scalar>& pack,
-                      exp_partial<Scalar>& target) {
-  auto m = target.max.segment(b0, bc);
-  auto s = target.sum.segment(b0, bc);
-  for (index k0 = k_begin; k0 < k_end; k0 += mt) {
-    const index kc = std::min(mt, k_end - k0);
-    auto scores = buffer.topLeftCorner(kc, bc);
-    const auto tile = patterns.middleCols(k0, kc);
-    const auto [first, second] =
-        next_tile(patterns, k0 + kc, std::min(mt, k_end - k0 - kc), with_weighted);
-    tile_product(cpu{}, true, beta, tile, queries.middleCols(b0, bc), false, scores, pack, first);
+/// What every tile of one exp_reduce shares: the memory, the queries and the parameters.
+template <real_scalar Scalar>
+struct exp_fold {
+  const matrix<Scalar>& patterns;
+  const vector<Scalar>& half_sq_norms;
+  Scalar bias_scale;
+  const Eigen::Ref<const matrix<Scalar>>& queries;
+  Scalar beta;
+  bool with_weighted;
+
+  /// Folds memories [k0, k0 + kc) into the columns [b0, b0 + bc) of `target`, with `scores` a
+  /// kc x bc block of the thread's buffer; `next` prefetched by thin products. `tile` (the tile
+  /// packed for the scores, then the read-out) and `block` (the queries packed), where given,
+  /// are not packed again.
+  template <class Scores>
+  void operator()(index b0, index bc, index k0, index kc, Scores&& scores, vector<Scalar>& pack,
+                  std::pair<prefetch_range, prefetch_range> next, exp_partial<Scalar>& target,
+                  const std::array<tile_operand<Scalar>, 2>* tile = nullptr,
+                  const tile_operand<Scalar>* block = nullptr) const {
+    auto m = target.max.segment(b0, bc);
+    auto s = target.sum.segment(b0, bc);
+    const auto x = patterns.middleCols(k0, kc);
+    tile_product(cpu{}, true, beta, x, queries.middleCols(b0, bc), false, scores, pack, next.first,
+                 tile ? &(*tile)[0] : nullptr, block);
     const Scalar bias = beta * bias_scale;
     for (index j = 0; j < bc; ++j) {
       auto col = scores.col(j);
@@ -55,9 +69,36 @@ void exp_reduce_block(const matrix<Scalar>& patterns, const vector<Scalar>& half
       m(j) = m_new;
     }
     if (with_weighted)
-      tile_product(cpu{}, false, Scalar(1), tile, scores, true, target.weighted.middleCols(b0, bc),
-                   pack, second);
+      tile_product(cpu{}, false, Scalar(1), x, scores, true, target.weighted.middleCols(b0, bc),
+                   pack, next.second, tile ? &(*tile)[1] : nullptr);
   }
+};
+
+/// Folds memories [k_begin, k_end) into the columns [b0, b0 + bc) of `target`, tile by tile.
+template <real_scalar Scalar, class Scores>
+void exp_reduce_block(const exp_fold<Scalar>& fold, index b0, index bc, index k_begin, index k_end,
+                      index mt, Scores&& buffer, vector<Scalar>& pack,
+                      exp_partial<Scalar>& target) {
+  for (index k0 = k_begin; k0 < k_end; k0 += mt) {
+    const index kc = std::min(mt, k_end - k0);
+    fold(b0, bc, k0, kc, buffer.topLeftCorner(kc, bc), pack,
+         next_tile(fold.patterns, k0 + kc, std::min(mt, k_end - k0 - kc), fold.with_weighted),
+         target);
+  }
+}
+
+/// Whether a reduction split as `sp` over memories of dimension `dim` packs each memory tile
+/// once for all its blocks of queries (exp_reduce): where tile_product packs the blocks'
+/// products, and there are at least two blocks to share a tile.
+template <real_scalar Scalar>
+bool shares_tiles(const split& sp, index dim) {
+#if defined(ENGRAM_USE_BLIS)
+  if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>)
+    return sp.blocks >= 2 && packs_on_blis<Scalar>(sp.rows, sp.cols, dim) &&
+           packs_on_blis<Scalar>(dim, sp.cols, sp.rows);
+#endif
+  (void)sp, (void)dim;
+  return false;
 }
 
 /// The tiles a reduction of `batch` queries of dimension `dim` runs with. A batch of at most
@@ -183,6 +224,45 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   out.reset(dim, batch, with_weighted);
   if (count == 0 || batch == 0) return;  // nothing to fold: max -inf, sum 0
   const cpu_detail::split sp(batch, count, cpu_detail::reduction_tiles<Scalar>(tiles, batch, dim));
+  const cpu_detail::exp_fold<Scalar> fold{patterns, half_sq_norms, Scalar(bias_scale),
+                                          queries,  Scalar(beta),  with_weighted};
+  if (cpu_detail::shares_tiles<Scalar>(sp, dim)) {
+    // Memory chunks outermost, every block of queries inside: each memory tile is packed once
+    // for all blocks (instead of once a block and product), and each block of queries once a
+    // step. A chunk's partial state spans the whole batch.
+    const index memory_tiles = (count + sp.mt - 1) / sp.mt;
+    const index threads = cpu_detail::max_threads();
+    const index chunks =
+        std::min(memory_tiles, threads > 1 ? cpu_detail::shared_chunks_per_thread * threads : 1);
+    const index per_chunk = (memory_tiles + chunks - 1) / chunks;
+    auto& partials = ws.exp_chunks(std::size_t(chunks));
+    for (index c = 1; c < chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
+    ws.prepare_threads(sp.rows, sp.cols);
+    auto& blocks = ws.packed_queries(std::size_t(sp.blocks));
+    cpu_detail::parallel_for(sp.blocks, 1, [&](index blk) {
+      const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
+      pack_tile_b(cpu{}, queries.middleCols(b0, bc), sp.rows, blocks[std::size_t(blk)]);
+    });
+    cpu_detail::parallel_for(chunks, 1, [&](index c) {
+      const int t = cpu_detail::thread_id();
+      const std::array<tile_operand<Scalar>, 2>* tile = &ws.packed_tiles(t);
+      exp_partial<Scalar>& target = c == 0 ? out : partials[std::size_t(c)];
+      const index k_end = std::min(count, (c + 1) * per_chunk * sp.mt);
+      for (index k0 = c * per_chunk * sp.mt; k0 < k_end; k0 += sp.mt) {
+        const index kc = std::min(sp.mt, k_end - k0);
+        pack_tile_a(cpu{}, true, patterns.middleCols(k0, kc), sp.cols, ws.packed_tile(t, 0));
+        if (with_weighted)
+          pack_tile_a(cpu{}, false, patterns.middleCols(k0, kc), sp.cols, ws.packed_tile(t, 1));
+        for (index blk = 0; blk < sp.blocks; ++blk) {
+          const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
+          fold(b0, bc, k0, kc, ws.score_block(t, kc, bc), ws.packing(t), {}, target, tile,
+               &blocks[std::size_t(blk)]);
+        }
+      }
+    });
+    for (index c = 1; c < chunks; ++c) out.combine(partials[std::size_t(c)]);
+    return;
+  }
   auto& partials = ws.exp_chunks(std::size_t(sp.chunks));
   for (index c = 1; c < sp.chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
   ws.prepare_threads(sp.rows, sp.cols);
@@ -190,9 +270,8 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
     const index blk = task / sp.chunks, c = task % sp.chunks;
     const index b0 = blk * sp.qt, bc = std::min(sp.qt, batch - b0);
     const int t = cpu_detail::thread_id();
-    cpu_detail::exp_reduce_block(patterns, half_sq_norms, Scalar(bias_scale), queries, Scalar(beta),
-                                 with_weighted, b0, bc, sp.k_begin(c, count), sp.k_end(c, count),
-                                 sp.mt, ws.score_block(t, sp.rows, sp.cols), ws.packing(t),
+    cpu_detail::exp_reduce_block(fold, b0, bc, sp.k_begin(c, count), sp.k_end(c, count), sp.mt,
+                                 ws.score_block(t, sp.rows, sp.cols), ws.packing(t),
                                  c == 0 ? out : partials[std::size_t(c)]);
   });
   for (index c = 1; c < sp.chunks; ++c) out.combine(partials[std::size_t(c)]);

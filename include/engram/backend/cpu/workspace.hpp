@@ -4,10 +4,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "engram/backend/cpu/gemm.hpp"
 #include "engram/backend/cpu/parallel.hpp"
 #include "engram/backend/exp_partial.hpp"
 #include "engram/backend/sum_partial.hpp"
@@ -46,6 +48,11 @@ namespace cpu_detail {
 /// thread took the retrieval from a median of 958 to 868 ms). Each chunk costs a partial state
 /// and its combination, O(D B).
 inline constexpr index chunks_per_thread = 4;
+
+/// Chunks a thread where exp_reduce packs each memory tile once for all blocks of queries
+/// (memory chunks outermost): each chunk's partial state spans the whole batch, D x B numbers
+/// zeroed and combined, so fewer than chunks_per_thread.
+inline constexpr index shared_chunks_per_thread = 2;
 
 /// How a reduction splits its work among threads.
 struct split {
@@ -115,6 +122,16 @@ class cpu_workspace {
   }
   /// Thread `t`'s packing buffer for tile_product (it grows there).
   vector<Scalar>& packing(int t) { return per_thread(packs_, t); }
+  /// Thread `t`'s memory tile packed for the products that share it: the scores (0) and the
+  /// read-out (1).
+  tile_operand<Scalar>& packed_tile(int t, int product) {
+    return packed_tiles(t)[std::size_t(product)];
+  }
+  std::array<tile_operand<Scalar>, 2>& packed_tiles(int t) { return per_thread(packed_tiles_, t); }
+  /// n blocks of queries packed for the score products, shared by all threads.
+  std::vector<tile_operand<Scalar>>& packed_queries(std::size_t n) {
+    return grow(packed_queries_, n);
+  }
   /// Thread `t`'s column of `rows` numbers.
   auto column(int t, index rows) {
     vector<Scalar>& v = per_thread(columns_, t);
@@ -188,6 +205,7 @@ class cpu_workspace {
     grow(boxes_, n);
     grow(features_, n);
     grow(packs_, n);
+    grow(packed_tiles_, n);
   }
 
  private:
@@ -198,6 +216,8 @@ class cpu_workspace {
   std::vector<slot<feature_scratch<Scalar>>> features_;
   std::vector<feature_partial<Scalar>> feature_partials_;
   std::vector<slot<vector<Scalar>>> packs_;
+  std::vector<slot<std::array<tile_operand<Scalar>, 2>>> packed_tiles_;
+  std::vector<tile_operand<Scalar>> packed_queries_;
   row_vector<Scalar> row_;
   std::vector<exp_partial<Scalar>> exp_chunks_;
   std::vector<sum_partial<Scalar>> sum_chunks_;
