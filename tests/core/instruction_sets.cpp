@@ -475,30 +475,41 @@ void check_packed_before(bool transpose_a, Index m, Index n, Index k, bool accum
     cd::blis_tile_product(transpose_a, alpha, a, b, accumulate, before, pack, first, second);
     CHECK((before.array() == inside.array()).all());
   }
-  // Through tile_product: pack_tile_a and pack_tile_b pack exactly where it would pack.
+  // Through tile_product: pack_tile_a and pack_tile_b pack exactly where it would pack, and
+  // operands packed for BLIS's kernel are ignored where the product runs on another (thin
+  // products, Eigen where it is preferred).
   engram::tile_operand<T> ta, tb;
   engram::pack_tile_a(engram::cpu{}, transpose_a, a, n, ta);
   engram::pack_tile_b(engram::cpu{}, b, m, tb);
   const bool packs = cd::packs_on_blis<T>(m, n, k);
   CHECK(ta.empty() == !packs);
   CHECK(tb.empty() == !packs);
-  M plain = c0, shared = c0;
+  M plain = c0;
   engram::tile_product(engram::cpu{}, transpose_a, alpha, a, b, accumulate, plain, pack);
-  engram::tile_product(engram::cpu{}, transpose_a, alpha, a, b, accumulate, shared, pack, {}, &ta,
-                       &tb);
-  CHECK((plain.array() == shared.array()).all());
+  for (const auto& [first, second] : {std::pair{P(&ta), P(&tb)}, std::pair{packed_a, packed_b}}) {
+    M shared = c0;
+    engram::tile_product(engram::cpu{}, transpose_a, alpha, a, b, accumulate, shared, pack, {},
+                         first, second);
+    CHECK((plain.array() == shared.array()).all());
+  }
 }
 
 }  // namespace
 
 TEST_CASE("tile products read operands packed before bitwise as packed inside",
           "[backend][tiles]") {
-  // k over several KC blocks (600), m over several MC blocks of left panels (300), partial
-  // panels on both sides, k = 1, and a thin product (n = 20), which ignores packed operands.
+  // k over several KC blocks (600), several MC blocks of left panels whichever side the kernel
+  // takes on the left (300 rows of op(a), 300 columns of b), partial panels on both sides,
+  // k = 1, and thin products (n = 20, n = 2), which ignore packed operands.
   for (const bool transpose_a : {true, false})
     for (const bool accumulate : {false, true})
-      for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{
-               {300, 130, 600}, {50, 37, 37}, {17, 25, 1}, {16, 100, 256}, {40, 20, 50}}) {
+      for (const auto& [m, n, k] : std::vector<std::array<Index, 3>>{{300, 130, 600},
+                                                                     {40, 300, 50},
+                                                                     {50, 37, 37},
+                                                                     {17, 25, 1},
+                                                                     {16, 100, 256},
+                                                                     {40, 20, 50},
+                                                                     {33, 2, 19}}) {
         check_packed_before<float>(transpose_a, m, n, k, accumulate);
         check_packed_before<double>(transpose_a, m, n, k, accumulate);
       }
@@ -563,7 +574,7 @@ TEST_CASE(
   using engram::cpu_detail::vector_bytes;
   CHECK(fma_datapath_bytes(true, 0x19) == 32);  // Zen 3 and 4: 256-bit FMA units
   CHECK(fma_datapath_bytes(true, 0x17) == 32);  // Zen 1 and 2
-  CHECK(fma_datapath_bytes(true, 0x1a) > 64);   // Zen 5: 512-bit units
+  CHECK(fma_datapath_bytes(true, 0x1a) > 64);   // Zen 5: 512-bit units on desktop and server
   CHECK(fma_datapath_bytes(false, 0x6) > 64);   // Intel: the instruction set's width
   CHECK(fma_datapath_bytes(false, 0x19) > 64);
   CHECK(vector_bytes("skx") == 64);

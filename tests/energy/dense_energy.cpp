@@ -266,20 +266,36 @@ TEMPLATE_TEST_CASE("a memory tile packed once for all blocks of queries gives th
                    "[energy][tiles]", float, double) {
   // Blocks of 40 queries (more than thin_columns: packed products) over tiles of 64 memories at
   // D = 37 (k off whole vectors): the 4 blocks of 150 queries share every packed tile (on BLIS's
-  // kernel: exp_reduce runs memory chunks outermost), the last block with 30 columns; with 130
-  // queries the last block holds 10, which runs on the thin kernels beside packed tiles. K = 300:
-  // the last tile holds 44 memories, and with two threads the chunks hold 2 or 1 tiles.
+  // kernel, with 2 to 5 threads: exp_reduce runs memory chunks outermost), the last block with
+  // 30 columns; with 130 queries the last block holds 10, which runs on the thin kernels beside
+  // packed tiles. K = 270: the last tile holds 14 memories, below the 16 rows that BLIS's kernel
+  // takes, so its products run on Eigen beside the packed ones. With 2 threads the 5 tiles go to
+  // 4 chunks of 1, 1, 1 and 2 tiles.
   using T = TestType;
   using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
   const engram::philox_source rng(31);
-  const Md xi = uniform(rng, 0, 37, 300, -1.0, 1.0);
+  const Md xi = uniform(rng, 0, 37, 270, -1.0, 1.0);
   engram::dense_memory<T> memory(xi.cast<T>());
   const engram::cpu_tiles tiles{.memory_tile = 64, .query_tile = 40};
-#if defined(ENGRAM_USE_BLIS)
-  // The shared path runs exactly where the blocks' products are packed on BLIS's kernel.
-  const engram::cpu_detail::split sp(150, 300, tiles);
-  CHECK(engram::cpu_detail::shares_tiles<T>(sp, 37) ==
-        engram::cpu_detail::blis_kernel<T>::get().preferred);
+#if defined(ENGRAM_USE_BLIS) && defined(_OPENMP)
+  {
+    namespace cd = engram::cpu_detail;
+    const int saved = omp_get_max_threads();
+    const bool preferred = cd::blis_kernel<T>::get().preferred;
+    omp_set_num_threads(2);
+    CHECK(cd::shared_chunks<T>(cd::split(150, 270, tiles), 150, 270, 37, true) ==
+          (preferred ? 4 : 0));
+    CHECK(cd::shared_chunks<T>(cd::split(40, 270, tiles), 40, 270, 37, true) == 0);  // one block
+    // Partial states beyond the budget: 3 chunks' worth of D x B above 16 MiB keeps the
+    // per-block path.
+    const Index big = (Index(16) << 20) / (3 * Index(sizeof(T)) * 39) + 1;
+    CHECK(cd::shared_chunks<T>(cd::split(big, 270, tiles), big, 270, 37, true) == 0);
+    CHECK(cd::shared_chunks<T>(cd::split(big, 270, tiles), big, 270, 37, false) ==
+          (preferred ? 4 : 0));  // without read-outs a partial is 2 numbers a query
+    omp_set_num_threads(8);      // 5 tiles cannot give 8 threads a chunk each
+    CHECK(cd::shared_chunks<T>(cd::split(150, 270, tiles), 150, 270, 37, true) == 0);
+    omp_set_num_threads(saved);
+  }
 #endif
   for (const Index batch : {150, 130})
     for (const double beta : {0.5, 8.0}) {
@@ -300,7 +316,7 @@ TEMPLATE_TEST_CASE("a memory tile packed once for all blocks of queries gives th
       }
       INFO("B " << batch << " beta " << beta << " worst energy error " << worst_e << ", gradient "
                 << worst_g);
-      // Energies of size ~|x - xi|^2 / 2 <= 74 and softmax-weighted sums of 300 patterns in
+      // Energies of size ~|x - xi|^2 / 2 <= 74 and softmax-weighted sums of 270 patterns in
       // [-1, 1]: a few hundred ulps of the type covers any summation order (float ulp at 74:
       // 7.6e-6; double: 1.4e-14).
       const double tol = std::is_same_v<T, float> ? 2e-3 : 1e-11;

@@ -745,6 +745,15 @@ const packed_panels<Scalar>* panels_of(const tile_operand<Scalar>* t) {
   return t && !t->empty() ? &t->panels : nullptr;
 }
 
+/// Whether an operand packed whole in panels of `width` can be read by blis_product: a left
+/// operand (MR-row panels) is read one MC block at a time, so MC must be a whole number of
+/// panels (it is in BLIS's x86 configurations).
+template <class Scalar>
+bool packs_whole(index width) {
+  const blis_kernel<Scalar>& kr = blis_kernel<Scalar>::get();
+  return width != kr.mr || kr.mc % kr.mr == 0;
+}
+
 /// Whether tile_product packs a product of m x k by k x n on BLIS's kernel.
 template <class Scalar>
 bool packs_on_blis(index m, index n, index k) {
@@ -754,9 +763,10 @@ bool packs_on_blis(index m, index n, index k) {
 /// tile_product on BLIS's micro-kernel, whichever the preference (the tests call it directly);
 /// operands packed before (non-empty packed_a, packed_b) are read from there.
 template <class A, class B, class C, class Scalar = typename std::decay_t<C>::Scalar>
-void blis_tile_product(bool transpose_a, Scalar alpha, const A& a, const B& b, bool accumulate,
-                       C&& c, vector<Scalar>& pack, const tile_operand<Scalar>* packed_a = nullptr,
-                       const tile_operand<Scalar>* packed_b = nullptr) {
+void blis_tile_product(bool transpose_a, std::type_identity_t<Scalar> alpha, const A& a, const B& b,
+                       bool accumulate, C&& c, vector<Scalar>& pack,
+                       const std::type_identity_t<tile_operand<Scalar>>* packed_a = nullptr,
+                       const std::type_identity_t<tile_operand<Scalar>>* packed_b = nullptr) {
   const index m = c.rows(), n = c.cols(), k = b.rows();
   const strided<Scalar> op_a = op_rows<Scalar>(a, transpose_a), b_t = op_rows<Scalar>(b, true);
   // A kernel that stores rows of its block fast computes c^T = b^T op(a)^T into c's columns.
@@ -780,8 +790,10 @@ void pack_tile_a(cpu, bool transpose_a, const A& a, index n, tile_operand<Scalar
     out.panels = {};
     if (!cpu_detail::packs_on_blis<Scalar>(m, n, k)) return;
     const cpu_detail::blis_kernel<Scalar>& kr = cpu_detail::blis_kernel<Scalar>::get();
-    out.panels = cpu_detail::pack_whole(cpu_detail::op_rows<Scalar>(a, transpose_a), m, k,
-                                        kr.prefers_rows ? kr.nr : kr.mr, out.buffer);
+    const index width = kr.prefers_rows ? kr.nr : kr.mr;
+    if (!cpu_detail::packs_whole<Scalar>(width)) return;
+    out.panels = cpu_detail::pack_whole(cpu_detail::op_rows<Scalar>(a, transpose_a), m, k, width,
+                                        out.buffer);
   }
 #endif
   (void)transpose_a, (void)a, (void)n, (void)out;
@@ -796,8 +808,10 @@ void pack_tile_b(cpu, const B& b, index m, tile_operand<Scalar>& out) {
     out.panels = {};
     if (!cpu_detail::packs_on_blis<Scalar>(m, b.cols(), b.rows())) return;
     const cpu_detail::blis_kernel<Scalar>& kr = cpu_detail::blis_kernel<Scalar>::get();
+    const index width = kr.prefers_rows ? kr.mr : kr.nr;
+    if (!cpu_detail::packs_whole<Scalar>(width)) return;
     out.panels = cpu_detail::pack_whole(cpu_detail::op_rows<Scalar>(b, true), b.cols(), b.rows(),
-                                        kr.prefers_rows ? kr.mr : kr.nr, out.buffer);
+                                        width, out.buffer);
   }
 #endif
   (void)b, (void)m, (void)out;
@@ -813,9 +827,10 @@ void pack_tile_b(cpu, const B& b, index m, tile_operand<Scalar>& out) {
 template <class A, class B, class C, class Scalar = typename std::decay_t<C>::Scalar>
 void tile_product(cpu, bool transpose_a, std::type_identity_t<Scalar> alpha, const A& a, const B& b,
                   bool accumulate, C&& c, vector<Scalar>& pack, prefetch_range next = {},
-                  const tile_operand<Scalar>* packed_a = nullptr,
-                  const tile_operand<Scalar>* packed_b = nullptr) {
-  static_assert(std::is_same_v<Scalar, typename A::Scalar> &&
+                  const std::type_identity_t<tile_operand<Scalar>>* packed_a = nullptr,
+                  const std::type_identity_t<tile_operand<Scalar>>* packed_b = nullptr) {
+  static_assert(std::is_same_v<Scalar, typename std::decay_t<C>::Scalar> &&
+                std::is_same_v<Scalar, typename A::Scalar> &&
                 std::is_same_v<Scalar, typename B::Scalar>);
   if (c.size() == 0) return;
   if (c.cols() >= 2 && c.cols() <= cpu_detail::thin_columns && b.rows() > 0) {

@@ -1,16 +1,18 @@
 // The cpu backend's dense reductions over all K memories against queries X (D x B), tiled so
-// that extra memory is O(tile), not O(K x B). Work is split into (query block, memory chunk)
-// tasks: query blocks alone when there are enough for every thread, otherwise the memories
-// too, each chunk into its own partial state, combined at the end (exactly, for exp_partial).
+// that extra memory is O(tile) and a few partial states, never O(K x B). Work is split into (query
+// block, memory chunk) tasks: query blocks alone when there are enough for every thread, otherwise
+// the memories too, each chunk into its own partial state, combined at the end (exactly, for
+// exp_partial).
 //   exp_reduce: a_mu,b = beta (<xi_mu, x_b> + bias_scale c_mu), streamed through exp_partial;
 //               two GEMMs per tile (scores, then weighted += Xi_tile exp(scores - max)).
 //   sum_reduce: s_mu,b = <xi_mu, x_b> (dot) or -1/2 ||x_b - xi_mu||^2 (l2), then F(s), F'(s)
 //               summed into sum_partial; two GEMMs per tile likewise.
 //   With a few queries (the thin products), each tile's products prefetch the next tile.
 //   Where the products are packed on BLIS's kernel and there are two or more query blocks,
-//   exp_reduce takes memory chunks outermost instead (shares_tiles): each memory tile is packed
-//   once (pack_tile_a) for the products of every query block, each block once a step
-//   (pack_tile_b), and each chunk keeps a partial state over the whole batch.
+//   exp_reduce takes memory chunks outermost instead (shared_chunks): each memory tile is
+//   packed once (pack_tile_a) for the products of every query block, each block once a call
+//   (pack_tile_b), and each chunk keeps a partial state over the whole batch (at most
+//   shared_partials_bytes of them; beyond, the per-block path).
 //   compact_tile: one tile of a support search's exact distances (radius_candidates) folded
 //               into sum_partial for a kernel of uniform slope (Epanechnikov).
 #pragma once
@@ -87,18 +89,31 @@ void exp_reduce_block(const exp_fold<Scalar>& fold, index b0, index bc, index k_
   }
 }
 
-/// Whether a reduction split as `sp` over memories of dimension `dim` packs each memory tile
-/// once for all its blocks of queries (exp_reduce): where tile_product packs the blocks'
-/// products, and there are at least two blocks to share a tile.
+/// The memory chunks of exp_reduce's shared-tile path for a reduction split as `sp` over `count`
+/// memories of dimension `dim`, or 0 where that path does not run. It runs where the query
+/// blocks' products are packed on BLIS's kernel and there are at least two blocks to share each
+/// memory tile; with shared_chunks_per_thread chunks a thread (one with one thread), at most
+/// one a memory tile, and never fewer chunks than threads (too few tiles would leave threads
+/// idle) nor partial states, one over the whole batch for every chunk but the first, beyond
+/// shared_partials_bytes (large batches keep the per-block path, whose memory does not grow).
 template <real_scalar Scalar>
-bool shares_tiles(const split& sp, index dim) {
+index shared_chunks(const split& sp, index batch, index count, index dim, bool with_weighted) {
 #if defined(ENGRAM_USE_BLIS)
-  if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>)
-    return sp.blocks >= 2 && packs_on_blis<Scalar>(sp.rows, sp.cols, dim) &&
-           packs_on_blis<Scalar>(dim, sp.cols, sp.rows);
+  if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
+    if (sp.blocks < 2 || !packs_on_blis<Scalar>(sp.rows, sp.cols, dim) ||
+        !packs_on_blis<Scalar>(dim, sp.cols, sp.rows))
+      return 0;
+    const index threads = max_threads(), memory_tiles = (count + sp.mt - 1) / sp.mt;
+    const index chunks =
+        std::min(memory_tiles, threads > 1 ? shared_chunks_per_thread * threads : index(1));
+    const double partial = double(sizeof(Scalar)) * double(batch) *
+                           double((with_weighted ? dim : 0) + 2);  // weighted, max and sum
+    if (chunks < threads || double(chunks - 1) * partial > double(shared_partials_bytes)) return 0;
+    return chunks;
+  }
 #endif
-  (void)sp, (void)dim;
-  return false;
+  (void)sp, (void)batch, (void)count, (void)dim, (void)with_weighted;
+  return 0;
 }
 
 /// The tiles a reduction of `batch` queries of dimension `dim` runs with. A batch of at most
@@ -226,15 +241,13 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
   const cpu_detail::split sp(batch, count, cpu_detail::reduction_tiles<Scalar>(tiles, batch, dim));
   const cpu_detail::exp_fold<Scalar> fold{patterns, half_sq_norms, Scalar(bias_scale),
                                           queries,  Scalar(beta),  with_weighted};
-  if (cpu_detail::shares_tiles<Scalar>(sp, dim)) {
+  if (const index chunks = cpu_detail::shared_chunks<Scalar>(sp, batch, count, dim, with_weighted);
+      chunks > 0) {
     // Memory chunks outermost, every block of queries inside: each memory tile is packed once
     // for all blocks (instead of once a block and product), and each block of queries once a
-    // step. A chunk's partial state spans the whole batch.
+    // call. A chunk's partial state spans the whole batch; chunk c holds the memory tiles
+    // [c n / chunks, (c + 1) n / chunks) of n.
     const index memory_tiles = (count + sp.mt - 1) / sp.mt;
-    const index threads = cpu_detail::max_threads();
-    const index chunks =
-        std::min(memory_tiles, threads > 1 ? cpu_detail::shared_chunks_per_thread * threads : 1);
-    const index per_chunk = (memory_tiles + chunks - 1) / chunks;
     auto& partials = ws.exp_chunks(std::size_t(chunks));
     for (index c = 1; c < chunks; ++c) partials[std::size_t(c)].reset(dim, batch, with_weighted);
     ws.prepare_threads(sp.rows, sp.cols);
@@ -247,8 +260,8 @@ void exp_reduce(cpu, const matrix<Scalar>& patterns, const vector<Scalar>& half_
       const int t = cpu_detail::thread_id();
       const std::array<tile_operand<Scalar>, 2>* tile = &ws.packed_tiles(t);
       exp_partial<Scalar>& target = c == 0 ? out : partials[std::size_t(c)];
-      const index k_end = std::min(count, (c + 1) * per_chunk * sp.mt);
-      for (index k0 = c * per_chunk * sp.mt; k0 < k_end; k0 += sp.mt) {
+      const index k_end = std::min(count, (c + 1) * memory_tiles / chunks * sp.mt);
+      for (index k0 = c * memory_tiles / chunks * sp.mt; k0 < k_end; k0 += sp.mt) {
         const index kc = std::min(sp.mt, k_end - k0);
         pack_tile_a(cpu{}, true, patterns.middleCols(k0, kc), sp.cols, ws.packed_tile(t, 0));
         if (with_weighted)

@@ -54,6 +54,10 @@ inline constexpr index chunks_per_thread = 4;
 /// zeroed and combined, so fewer than chunks_per_thread.
 inline constexpr index shared_chunks_per_thread = 2;
 
+/// The most bytes of partial states that path allocates (beyond the caller's output): above it
+/// a reduction keeps the per-block path. 2 MiB at B = 1024, D = 256 in float on two threads.
+inline constexpr index shared_partials_bytes = index(16) << 20;
+
 /// How a reduction splits its work among threads.
 struct split {
   index qt, mt, blocks, chunks, tiles_per_chunk;
