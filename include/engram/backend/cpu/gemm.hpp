@@ -368,14 +368,20 @@ struct packed_panels {
   index rows = 0, k = 0, width = 0, stride = 0;
 };
 
+/// Numbers between the KC blocks of a rows x k operand packed whole in panels of `width`.
+template <class Scalar>
+index whole_block_stride(index rows, index k, index width) {
+  constexpr index align = 64 / index(sizeof(Scalar));
+  return (rows + width - 1) / width *
+         round_up(width * std::min(blis_kernel<Scalar>::get().kc, k), align);
+}
+
 /// Numbers of the buffer of pack_whole for a rows x k operand in panels of `width`.
 template <class Scalar>
 index pack_whole_size(index rows, index k, index width) {
-  const blis_kernel<Scalar>& kr = blis_kernel<Scalar>::get();
-  constexpr index align = 64 / index(sizeof(Scalar));
-  const index blocks = (k + kr.kc - 1) / kr.kc;
-  return blocks * ((rows + width - 1) / width) * round_up(width * std::min(kr.kc, k), align) +
-         align;
+  const index kc = blis_kernel<Scalar>::get().kc;
+  return (k + kc - 1) / kc * whole_block_stride<Scalar>(rows, k, width) +
+         64 / index(sizeof(Scalar));
 }
 
 /// Packs the rows x k operand q whole into `buffer` (grown when too small) in panels of `width`.
@@ -386,11 +392,11 @@ packed_panels<Scalar> pack_whole(const strided<Scalar>& q, index rows, index k, 
   constexpr index align = 64 / index(sizeof(Scalar));
   const index need = pack_whole_size<Scalar>(rows, k, width);
   if (buffer.size() < need) buffer.resize(need);
-  packed_panels<Scalar> p{align64(buffer.data()), rows, k, width, 0};
-  p.stride = ((rows + width - 1) / width) * round_up(width * std::min(kr.kc, k), align);
+  Scalar* out = align64(buffer.data());
+  const packed_panels<Scalar> p{out, rows, k, width, whole_block_stride<Scalar>(rows, k, width)};
   for (index l0 = 0; l0 < k; l0 += kr.kc) {
     const index kc = std::min(kr.kc, k - l0);
-    pack_panels(q, 0, rows, l0, kc, width, const_cast<Scalar*>(p.data) + (l0 / kr.kc) * p.stride,
+    pack_panels(q, 0, rows, l0, kc, width, out + (l0 / kr.kc) * p.stride,
                 round_up(width * kc, align));
   }
   return p;
@@ -760,6 +766,16 @@ bool packs_on_blis(index m, index n, index k) {
   return blis_kernel<Scalar>::get().preferred && n > thin_columns && packs(m, n, k);
 }
 
+/// Packs q (rows x k) whole in panels of `width` into `out`, where tile_product would pack a
+/// product of m x k by k x n on BLIS's kernel; empties `out` elsewhere.
+template <class Scalar>
+void pack_operand(const strided<Scalar>& q, index rows, index k, index width, index m, index n,
+                  tile_operand<Scalar>& out) {
+  out.panels = {};
+  if (packs_on_blis<Scalar>(m, n, k) && packs_whole<Scalar>(width))
+    out.panels = pack_whole(q, rows, k, width, out.buffer);
+}
+
 /// tile_product on BLIS's micro-kernel, whichever the preference (the tests call it directly);
 /// operands packed before (non-empty packed_a, packed_b) are read from there.
 template <class A, class B, class C, class Scalar = typename std::decay_t<C>::Scalar>
@@ -787,13 +803,9 @@ void pack_tile_a(cpu, bool transpose_a, const A& a, index n, tile_operand<Scalar
 #if defined(ENGRAM_USE_BLIS)
   if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
     const index m = transpose_a ? a.cols() : a.rows(), k = transpose_a ? a.rows() : a.cols();
-    out.panels = {};
-    if (!cpu_detail::packs_on_blis<Scalar>(m, n, k)) return;
     const cpu_detail::blis_kernel<Scalar>& kr = cpu_detail::blis_kernel<Scalar>::get();
-    const index width = kr.prefers_rows ? kr.nr : kr.mr;
-    if (!cpu_detail::packs_whole<Scalar>(width)) return;
-    out.panels = cpu_detail::pack_whole(cpu_detail::op_rows<Scalar>(a, transpose_a), m, k, width,
-                                        out.buffer);
+    cpu_detail::pack_operand(cpu_detail::op_rows<Scalar>(a, transpose_a), m, k,
+                             kr.prefers_rows ? kr.nr : kr.mr, m, n, out);
   }
 #endif
   (void)transpose_a, (void)a, (void)n, (void)out;
@@ -805,13 +817,9 @@ template <class B, class Scalar = typename B::Scalar>
 void pack_tile_b(cpu, const B& b, index m, tile_operand<Scalar>& out) {
 #if defined(ENGRAM_USE_BLIS)
   if constexpr (std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>) {
-    out.panels = {};
-    if (!cpu_detail::packs_on_blis<Scalar>(m, b.cols(), b.rows())) return;
     const cpu_detail::blis_kernel<Scalar>& kr = cpu_detail::blis_kernel<Scalar>::get();
-    const index width = kr.prefers_rows ? kr.mr : kr.nr;
-    if (!cpu_detail::packs_whole<Scalar>(width)) return;
-    out.panels = cpu_detail::pack_whole(cpu_detail::op_rows<Scalar>(b, true), b.cols(), b.rows(),
-                                        width, out.buffer);
+    cpu_detail::pack_operand(cpu_detail::op_rows<Scalar>(b, true), b.cols(), b.rows(),
+                             kr.prefers_rows ? kr.mr : kr.nr, m, b.cols(), out);
   }
 #endif
   (void)b, (void)m, (void)out;
