@@ -22,4 +22,8 @@ void run() {
   engram::integrate(field, Eigen::MatrixXd::Zero(1, 1), engram::rk4<double>{},
                     engram::stop::after(1));
 }
+#elif ENGRAM_CASE == 3
+// The cuda backend named in a build without it (this file is compiled without
+// ENGRAM_WITH_CUDA): refused with the option that brings it.
+engram::dense_memory<float, engram::cuda>* memory = nullptr;
 #endif

@@ -13,8 +13,25 @@ namespace engram {
 /// Eigen on the host, parallel with OpenMP when it is enabled.
 struct cpu {};
 
+/// NVIDIA GPUs through the CUDA runtime: only in builds configured with ENGRAM_WITH_CUDA=ON
+/// (the engram::cuda target, which defines it), whose device code lives in .cuh files compiled
+/// by nvcc. The device layer (engram/backend/cuda/device.cuh) comes first; the primitives
+/// follow it.
+struct cuda {};
+
 template <class Backend>
 struct backend_traits;
+
+#ifndef ENGRAM_WITH_CUDA
+/// A build without CUDA refuses the cuda backend where it is named, with what to do.
+template <class Backend>
+requires std::same_as<Backend, cuda>
+struct backend_traits<Backend> {
+  static_assert(!std::same_as<Backend, cuda>,
+                "engram::cuda is not in this build: configure engram with -DENGRAM_WITH_CUDA=ON "
+                "(needs nvcc) and link the target engram::cuda");
+};
+#endif
 
 template <class Backend>
 concept backend = requires {

@@ -49,6 +49,24 @@ class memory_changed : public error {
   using error::error;
 };
 
+/// A CUDA runtime call that failed: the message names the call and CUDA's own words.
+class device_error : public error {
+ public:
+  using error::error;
+};
+
+/// No CUDA device where one is needed: none installed, no driver, or the ordinal out of range.
+class device_unavailable : public device_error {
+ public:
+  using device_error::device_error;
+};
+
+/// A device allocation larger than the device's free memory; the message gives both.
+class device_out_of_memory : public device_error {
+ public:
+  using device_error::device_error;
+};
+
 /// A file that cannot be opened, read or written.
 class io_error : public error {
  public:
