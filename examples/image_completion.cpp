@@ -29,6 +29,7 @@
 #include <engram/io.hpp>
 
 #include "cli_checks.hpp"
+#include "completion.hpp"
 #include "progress.hpp"
 
 #include <algorithm>
@@ -39,41 +40,6 @@
 #include <numeric>
 #include <optional>
 #include <vector>
-
-namespace {
-
-constexpr std::array<const char*, 10> class_names = {
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-
-// `count` distinct indices of 0..n-1 chosen by the seed (a partial Fisher-Yates shuffle
-// driven by one Philox stream).
-std::vector<Eigen::Index> choose(Eigen::Index n, Eigen::Index count,
-                                 const engram::philox_source& rng, std::uint64_t stream) {
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), Eigen::Index(0));
-  for (Eigen::Index i = 0; i < count; ++i) {
-    const auto span = double(n - i);
-    const auto j = i + std::min<Eigen::Index>(
-                           Eigen::Index(rng.uniform<double>(stream, std::uint64_t(i)) * span),
-                           Eigen::Index(span) - 1);
-    std::swap(order[std::size_t(i)], order[std::size_t(j)]);
-  }
-  order.resize(static_cast<std::size_t>(count));
-  return order;
-}
-
-// For each column of `states`, the column of `stored` nearest in Euclidean distance.
-std::vector<Eigen::Index> nearest(const Eigen::MatrixXf& stored, const Eigen::MatrixXf& states) {
-  const Eigen::VectorXf norms = stored.colwise().squaredNorm().transpose();
-  const Eigen::MatrixXf dots = stored.transpose() * states;  // K x M
-  std::vector<Eigen::Index> out(static_cast<std::size_t>(states.cols()));
-  for (Eigen::Index b = 0; b < states.cols(); ++b)
-    (norms - 2 * dots.col(b)).minCoeff(&out[std::size_t(b)]);
-  return out;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Complete occluded Fashion-MNIST images with a dense associative memory"};
@@ -148,7 +114,7 @@ int main(int argc, char** argv) {
 
     // The stored images: N distinct training images chosen by the seed (stream 0).
     const engram::philox_source rng(seed);
-    const auto stored_index = choose(train.cols(), stored_count, rng, 0);
+    const auto stored_index = example::choose(train.cols(), stored_count, rng, 0);
     const float scale = 1.f / std::sqrt(float(dim));  // pixels in [0, 1/sqrt(D)], as in seed 001
     Eigen::MatrixXf images(dim, stored_count);
     Eigen::VectorXi labels(stored_count);
@@ -167,7 +133,7 @@ int main(int argc, char** argv) {
       if (test.rows() != dim || test_labels.size() != test.cols())
         throw engram::parse_error("expected 28 x 28 images with one label each in " +
                                   test_file.string() + " and " + test_labels_file.string());
-      query_index = choose(test.cols(), query_count, rng, 1);
+      query_index = example::choose(test.cols(), query_count, rng, 1);
       for (Eigen::Index b = 0; b < query_count; ++b) {
         originals.col(b) = scale * test.col(query_index[std::size_t(b)]);
         query_labels(b) = test_labels(query_index[std::size_t(b)]);
@@ -219,28 +185,18 @@ int main(int argc, char** argv) {
 
     // The stored image each completion settled nearest to, and whether its class is the
     // query's.
-    const auto found = nearest(images, result.states);
+    const auto found = example::nearest(images, result.states);
     const auto approx_found =
-        approx ? nearest(images, approx->states) : std::vector<Eigen::Index>{};
+        approx ? example::nearest(images, approx->states) : std::vector<Eigen::Index>{};
 
     // The grid: blocks of up to 20 queries, each block a row of occluded images, retrieved,
     // [DrDAM,] nearest stored and original; at most 100 queries are drawn.
-    constexpr Eigen::Index per_block = 20, most_drawn = 100;
-    const Eigen::Index drawn = std::min<Eigen::Index>(query_count, most_drawn);
-    const Eigen::Index columns = std::min(drawn, per_block), rows = drdam ? 5 : 4;
-    const Eigen::Index blocks = (drawn + columns - 1) / columns;
-    Eigen::MatrixXf grid = Eigen::MatrixXf::Constant(dim, blocks * rows * columns, 1.f);
-    for (Eigen::Index q = 0; q < drawn; ++q) {
-      const Eigen::Index base = (q / columns) * rows * columns + q % columns;
-      Eigen::Index r = 0;
-      grid.col(base + columns * r++) = queries.col(q) / scale;
-      grid.col(base + columns * r++) = result.states.col(q) / scale;
-      if (approx) grid.col(base + columns * r++) = approx->states.col(q) / scale;
-      grid.col(base + columns * r++) = images.col(found[std::size_t(q)]) / scale;
-      grid.col(base + columns * r++) = originals.col(q) / scale;
-    }
+    std::vector<Eigen::MatrixXf> grid_rows = {queries, result.states};
+    if (approx) grid_rows.push_back(approx->states);
+    grid_rows.push_back(example::columns_of(images, found));
+    grid_rows.push_back(originals);
     const auto png = folder / "grid.png";
-    engram::io::write_png_grid(png, grid, {.columns = columns, .zoom = 2});
+    const Eigen::Index drawn = example::write_completion_grid(png, grid_rows, scale);
     const auto csv = folder / "energy.csv";
     example::write_file(csv, [&](std::ofstream& f) {
       f << "model,step,query,energy\n";
@@ -277,10 +233,11 @@ int main(int argc, char** argv) {
       recovered += !unseen && n == b;
       total += error(result.states, b);
       std::printf("%5ld  %10ld  %-11s  %5ld  %9s  %6ld (%-11s)         %-3s  %.4f\n", long(b),
-                  long(query_index[std::size_t(b)]), class_names[std::size_t(query_labels(b))],
-                  long(result.steps(b)), result.converged(b) ? "yes" : "no",
-                  long(stored_index[std::size_t(n)]), class_names[std::size_t(labels(n))],
-                  same ? "yes" : "no", error(result.states, b));
+                  long(query_index[std::size_t(b)]),
+                  example::class_names[std::size_t(query_labels(b))], long(result.steps(b)),
+                  result.converged(b) ? "yes" : "no", long(stored_index[std::size_t(n)]),
+                  example::class_names[std::size_t(labels(n))], same ? "yes" : "no",
+                  error(result.states, b));
     }
     std::printf(
         "class agreement: %ld of %ld completions settled nearest a stored image of the "

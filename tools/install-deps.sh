@@ -3,7 +3,8 @@
 # Safe to run again: it asks apt only when something is missing.
 set -euo pipefail
 packages=(cmake g++ make pkg-config libeigen3-dev catch2 libbenchmark-dev librandom123-dev
-          zlib1g-dev libstb-dev libcli11-dev libnanoflann-dev libblis-dev dataset-fashion-mnist gnuplot-nox)
+          zlib1g-dev libstb-dev libcli11-dev libnanoflann-dev libblis-dev dataset-fashion-mnist gnuplot-nox
+          openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,17 +28,30 @@ struct exp_partial {
       weighted.resize(0, 0);
   }
 
+  index batch() const { return max.size(); }
+
   /// Folds `other` (the same queries, a disjoint block of memories) into this state.
   void combine(const exp_partial& other) {
     const bool with_weighted = weighted.size() > 0;
-    for (index b = 0; b < max.size(); ++b) {
-      const Scalar m = std::max(max(b), other.max(b));
-      if (m == -std::numeric_limits<Scalar>::infinity()) continue;
-      const Scalar a = std::exp(max(b) - m), c = std::exp(other.max(b) - m);
-      sum(b) = a * sum(b) + c * other.sum(b);
-      if (with_weighted) weighted.col(b) = a * weighted.col(b) + c * other.weighted.col(b);
-      max(b) = m;
-    }
+    const index d = with_weighted ? weighted.rows() : 0;
+    for (index b = 0; b < max.size(); ++b)
+      fold(max(b), sum(b), with_weighted ? weighted.col(b).data() : nullptr, other.max(b),
+           other.sum(b), with_weighted ? other.weighted.col(b).data() : nullptr, d, max(b), sum(b),
+           with_weighted ? weighted.col(b).data() : nullptr);
+  }
+
+  /// One column of the combination of two partial states, `left` (the lower-numbered block of
+  /// memories) first: (m, s, w) = (ml, sl, wl) o (mr, sr, wr), each w holding `d` numbers, the
+  /// output allowed to alias either input. combine() and the MPI ranks' combination share it,
+  /// so that both round alike.
+  static void fold(Scalar ml, Scalar sl, const Scalar* wl, Scalar mr, Scalar sr, const Scalar* wr,
+                   index d, Scalar& m, Scalar& s, Scalar* w) {
+    const Scalar top = std::max(ml, mr);
+    if (top == -std::numeric_limits<Scalar>::infinity()) return;  // both empty
+    const Scalar a = std::exp(ml - top), c = std::exp(mr - top);
+    s = a * sl + c * sr;
+    for (index i = 0; i < d; ++i) w[i] = a * wl[i] + c * wr[i];
+    m = top;
   }
 };
 

@@ -26,6 +26,8 @@ struct sum_partial {
       weighted.resize(0, 0);
   }
 
+  index batch() const { return value.size(); }
+
   /// Folds `other` (the same queries, a disjoint block of memories) into this state.
   void combine(const sum_partial& other) {
     value += other.value;

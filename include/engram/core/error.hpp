@@ -67,6 +67,36 @@ class device_out_of_memory : public device_error {
   using device_error::device_error;
 };
 
+/// A collective call over MPI ranks (engram/distributed) that could not complete as one: the
+/// base of the three below, and what an MPI call that fails raises, naming the call and MPI's
+/// own words.
+class distributed_error : public error {
+ public:
+  using error::error;
+};
+
+/// Raised on every rank but the failing ones when another rank threw inside a collective
+/// call: the message names the first rank that failed and its own message. The ranks that
+/// failed raise their own error.
+class rank_failed : public distributed_error {
+ public:
+  using distributed_error::distributed_error;
+};
+
+/// The ranks entered different collective calls, or one call with different arguments (a
+/// batch of another size): every rank raises it, none is left waiting.
+class collective_mismatch : public distributed_error {
+ public:
+  using distributed_error::distributed_error;
+};
+
+/// A collective call that some rank did not join within the communicator's timeout. The
+/// communicator is broken afterwards: every later call on it raises this again.
+class collective_timeout : public distributed_error {
+ public:
+  using distributed_error::distributed_error;
+};
+
 /// A file that cannot be opened, read or written.
 class io_error : public error {
  public:

@@ -38,10 +38,11 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   // Kernels whose weight slope is one constant (Epanechnikov) sum plain patterns, so a support
   // of one memory yields that memory bit for bit and centroids are exact means.
   static constexpr bool uniform_slope = requires { requires Kernel::uniform_slope; };
-  using partial_type =
-      std::conditional_t<exponential_kernel<Kernel>, exp_partial<Scalar>, sum_partial<Scalar>>;
 
  public:
+  /// The partial state of the kernel family's reduction (see reduce() and finish()).
+  using partial_type =
+      std::conditional_t<exponential_kernel<Kernel>, exp_partial<Scalar>, sum_partial<Scalar>>;
   using scalar_type = Scalar;
   using kernel_type = Kernel;
   using scaling_type = Scaling;
@@ -137,6 +138,31 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
     if (memory_->version() != before)
       throw memory_changed("the memory changed while an energy over it was being evaluated");
 #endif
+    finish(queries, energies, gradient, ws);
+  }
+
+  /// The partial-state seam, first half: the kernel family's sums over this energy's memory
+  /// for the columns of `queries`, left in ws.partial (with the weighted pattern sums when
+  /// `with_gradient`). An empty memory leaves the empty partial state, which combine() treats
+  /// as nothing. Partial states of disjoint memories combine exactly (partial_type::combine),
+  /// which is how engram/distributed spreads a memory over MPI ranks.
+  void reduce(const Eigen::Ref<const matrix<Scalar>>& queries, bool with_gradient,
+              workspace_type& ws) const {
+    ENGRAM_ASSERT(queries.rows() == dim() && ws.dim == dim());
+    if (memory_->empty()) {
+      ws.partial.reset(dim(), queries.cols(), with_gradient);
+      return;
+    }
+    reduce_memory(queries, with_gradient, ws);
+  }
+
+  /// The second half: energies (and gradients, when `gradient` is not null: D x B, after a
+  /// reduce() with the gradient) of the columns of `queries` from ws.partial, which may hold
+  /// the combination of several memories' partial states. evaluate() is reduce(), then this.
+  void finish(const Eigen::Ref<const matrix<Scalar>>& queries, Eigen::Ref<vector<Scalar>> energies,
+              matrix<Scalar>* gradient, workspace_type& ws) const {
+    ENGRAM_ASSERT(energies.size() == queries.cols() && ws.partial.batch() == queries.cols());
+    ENGRAM_ASSERT(!gradient || (gradient->rows() == dim() && gradient->cols() == queries.cols()));
     if constexpr (exponential_kernel<Kernel>)
       finish_exponential<Kernel, Scaling>(ws.partial, queries, beta(), eps(), energies, gradient);
     else if constexpr (compact)
@@ -212,8 +238,8 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
   }
 
  private:
-  void reduce(const Eigen::Ref<const matrix<Scalar>>& queries, bool with_gradient,
-              workspace_type& ws) const {
+  void reduce_memory(const Eigen::Ref<const matrix<Scalar>>& queries, bool with_gradient,
+                     workspace_type& ws) const {
     const matrix<Scalar>& patterns = memory_->patterns();
     const vector<Scalar>& half = memory_->half_squared_norms();
     const Scalar beta = this->beta();

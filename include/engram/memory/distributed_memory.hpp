@@ -101,10 +101,55 @@ class distributed_memory {
     for (index b0 = 0; b0 < total; b0 += chunk) {
       const auto x = patterns.middleCols(b0, std::min(chunk, total - b0));
       features_.accumulate(x, tensor_, Scalar(1));
-      accumulate_readout(x, Scalar(1));
+      accumulate_readout(x, Scalar(1), readout_);
       count_ += x.cols();
       if (progress) progress(work_progress{b0 + x.cols(), total});
     }
+  }
+
+  /// What add() would fold into the memory for the columns of `patterns`, without folding it:
+  /// the sum of their features (F numbers), of phi(xi) xi^T when the memory keeps R (else
+  /// empty), and their count. Another memory with the same features (the same seed, on another
+  /// process) takes it with add_encoded().
+  struct encoding {
+    vector<Scalar> tensor;
+    matrix<Scalar> readout;
+    index count = 0;
+  };
+  encoding encode(const Eigen::Ref<const matrix<Scalar>>& patterns) const {
+    check(patterns, "patterns to encode");
+    encoding out{vector<Scalar>::Zero(features_.size()), matrix<Scalar>(), patterns.cols()};
+    if (has_readout()) out.readout.setZero(features_.size(), dim());
+    features_.accumulate(patterns, out.tensor, Scalar(1));
+    accumulate_readout(patterns, Scalar(1), out.readout);
+    return out;
+  }
+
+  /// Folds an encoding into T, R and the count (`sign` = -1 takes it out, as remove() does).
+  /// Its shapes must match this memory's; its numbers must be finite.
+  void add_encoded(const encoding& e, Scalar sign = Scalar(1)) {
+    if (sign != Scalar(1) && sign != Scalar(-1))
+      throw invalid_argument(detail::message("sign is ", sign, "; it must be 1 or -1"));
+    if (e.tensor.size() != tensor_.size())
+      throw dimension_mismatch(detail::message("the encoded tensor has ", e.tensor.size(),
+                                               " entries, the feature map F = ", tensor_.size()));
+    if (e.readout.rows() != readout_.rows() || e.readout.cols() != readout_.cols())
+      throw dimension_mismatch(detail::message("the encoded readout tensor is ", e.readout.rows(),
+                                               " x ", e.readout.cols(), "; this memory's is ",
+                                               readout_.rows(), " x ", readout_.cols()));
+    if (e.count < 0)
+      throw invalid_argument(
+          detail::message("the encoded count is ", e.count, "; it must be at least 0"));
+    if (sign < 0 && e.count > count_)
+      throw invalid_argument(detail::message("removing ", e.count,
+                                             " patterns from a memory that holds ", count_,
+                                             "; they cannot all have been added"));
+    require_finite("the encoded tensor", e.tensor);
+    require_finite("the encoded readout tensor", e.readout);
+    ++version_;
+    tensor_ += sign * e.tensor;
+    if (has_readout()) readout_ += sign * e.readout;
+    count_ += sign > 0 ? e.count : -e.count;
   }
 
   /// T -= sum of phi over the columns of `patterns`; see the header for what can be detected.
@@ -116,7 +161,7 @@ class distributed_memory {
                                              "; they cannot all have been added"));
     ++version_;
     features_.accumulate(patterns, tensor_, Scalar(-1));
-    accumulate_readout(patterns, Scalar(-1));
+    accumulate_readout(patterns, Scalar(-1), readout_);
     count_ -= patterns.cols();
   }
 
@@ -130,14 +175,15 @@ class distributed_memory {
   /// R += sign phi(X) X^T, in blocks of columns small enough that phi's F x b block stays
   /// under about 2^22 numbers: the largest power of two up to 256 that does, so that blocks
   /// never straddle add()'s chunks.
-  void accumulate_readout(const Eigen::Ref<const matrix<Scalar>>& patterns, Scalar sign) {
+  void accumulate_readout(const Eigen::Ref<const matrix<Scalar>>& patterns, Scalar sign,
+                          matrix<Scalar>& out) const {
     if (!has_readout()) return;
     index block = 256;
-    while (block > 1 && block * readout_.rows() > (index(1) << 22)) block /= 2;
+    while (block > 1 && block * out.rows() > (index(1) << 22)) block /= 2;
     for (index b0 = 0; b0 < patterns.cols(); b0 += block) {
       const index n = std::min(block, patterns.cols() - b0);
       const auto x = patterns.middleCols(b0, n);
-      readout_.noalias() += sign * (features_.phi(x) * x.transpose());
+      out.noalias() += sign * (features_.phi(x) * x.transpose());
     }
   }
 
