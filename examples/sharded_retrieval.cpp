@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "chooses which images are stored and queried")
       ->check(example::whole_number);
   app.add_option("--timeout", timeout, "seconds a rank waits for the others in one collective call")
-      ->check(example::positive_finite);
+      ->check(CLI::Range(0.001, 86400.0));
   app.add_option("--data", data, "folder holding the Fashion-MNIST files (read by rank 0)");
   app.add_option("--out", out, "folder for grid.png (written by rank 0)");
   CLI11_PARSE(app, argc, argv);

@@ -156,6 +156,20 @@ TEST_CASE("up to two ranks, bitwise the rank-order combination of the shards' pa
   CHECK(got.gradient == expected_gradient);
 }
 
+TEST_CASE("the partial-state seam refuses gradients from a reduction without them",
+          "[distributed]") {
+  const Eigen::MatrixXd xi = engram_test::uniform(25, 3, 8), x = engram_test::uniform(26, 3, 2);
+  engram::dense_memory<double> memory(xi);
+  const engram::lse_energy<double> energy(memory, 2.0);
+  auto ws = energy.make_workspace();
+  energy.reduce(x, false, ws);
+  Eigen::VectorXd e(2);
+  Eigen::MatrixXd g(3, 2);
+  CHECK_THROWS_AS(energy.finish(x, e, &g, ws), engram::invalid_argument);
+  energy.finish(x, e, nullptr, ws);  // energies alone are there
+  CHECK(e == energy.value(x));
+}
+
 TEMPLATE_TEST_CASE("replicated retrieval: one process's result, the same on every rank",
                    "[distributed]", float, double) {
   using S = TestType;
@@ -297,12 +311,21 @@ TEST_CASE("memories change collectively: add and remove on the shards", "[distri
   const engram::lse_energy<double> one(whole, 2.0);
   CHECK((energy.value(x) - one.value(x)).cwiseAbs().maxCoeff() <= 1e-12);
 
+  // Supports as indices of the whole memory follow the shards' new offsets.
+  const dist::sharded_energy<engram::lsr_energy<double>> lsr(memory, 8.0);
+  const engram::lsr_energy<double> lsr_one(whole, 8.0);
+  CHECK(lsr.supports(x) == lsr_one.supports(x));
+
   // Remove patterns 0, 5 and the last by their indices in the whole memory.
   const Index last = memory.size() - 1;
   memory.remove({last, 0, 5});
   whole.remove(std::vector<Index>{0, 5, last});
   CHECK(memory.size() == whole.size());
   CHECK((energy.value(x) - one.value(x)).cwiseAbs().maxCoeff() <= 1e-12);
+  CHECK(lsr.supports(x) == lsr_one.supports(x));
+  std::size_t members = 0;
+  for (const auto& s : lsr_one.supports(x)) members += s.size();
+  CHECK(members > 0);  // radius 0.5 in the unit cube: a few memories a query
 }
 
 TEST_CASE("distribute scatters rank 0's patterns in contiguous slices", "[distributed]") {
@@ -358,12 +381,12 @@ TEST_CASE("README snippet: a memory over MPI ranks", "[distributed][readme]") {
   dist::communicator comm(MPI_COMM_WORLD);  // engram's own duplicate; collective
   auto memory = dist::distribute<float>(comm, patterns);  // rank 0's D x K, sliced over ranks
   dist::sharded_energy<engram::lse_energy<float>> energy(memory, 20.f);
-  auto result = engram::retrieve(energy, queries, engram::gradient_descent<float>{.step = 0.5f},
-                                 engram::stop::gradient_norm(1e-4) || engram::stop::after(500));
+  auto result = dist::retrieve(energy, queries, engram::gradient_descent<float>{.step = 0.5f},
+                               engram::stop::gradient_norm(1e-4) || engram::stop::after(500));
   // readme:end
   // clang-format on
   CHECK(result.all_converged());
-  // Near each stored pattern at beta 20 (the patterns are ~1 apart in 16 dimensions).
+  // Near each stored pattern at beta 20 (uniform patterns in 16 dimensions lie ~1.6 apart).
   CHECK(double((result.states - all.leftCols(4)).cwiseAbs().maxCoeff()) < 0.05);
   CHECK(same_on_every_rank(result.states));
   CHECK(memory.size() == 50);
@@ -384,6 +407,48 @@ TEST_CASE("bad input raises a typed error on every rank", "[distributed][bad-inp
     CHECK_THROWS_AS(dist::sharded_memory<double>(world(), shard), engram::dimension_mismatch);
   }
   dist::sharded_memory<double> memory(world(), my_slice(xi));
+  SECTION("a timeout beyond a year, or an intercommunicator") {
+    CHECK_THROWS_AS(dist::communicator(MPI_COMM_WORLD, std::chrono::hours(24 * 366)),
+                    engram::invalid_argument);
+    CHECK_THROWS_AS(world().set_timeout(std::chrono::milliseconds::max()),
+                    engram::invalid_argument);
+  }
+  SECTION("a root out of range") {
+    CHECK_THROWS_AS(dist::distribute<double>(world(), xi, p), engram::invalid_argument);
+  }
+  SECTION("different eps on different ranks") {
+    if (p == 1) return;
+    CHECK_THROWS_AS(
+        dist::sharded_energy<engram::lsr_energy<double>>(memory, 2.0, r == 0 ? 0.0 : 1e-3),
+        engram::invalid_argument);
+  }
+  SECTION("different query layouts on different ranks") {
+    if (p == 1) return;
+    dist::sharded_energy<engram::lse_energy<double>> e(memory, 2.0);
+    CHECK_THROWS_AS(
+        e.set_query_layout(r == 0 ? dist::query_layout::scattered : dist::query_layout::replicated),
+        engram::invalid_argument);
+    CHECK(e.layout() == dist::query_layout::replicated);
+  }
+  SECTION("a retrieval that fails on one rank alone, in either layout") {
+    // The last rank's clamp mask has the wrong shape: its gradient flow refuses it before any
+    // collective call; the others hear of it.
+    const engram::mask clamp(r == p - 1 ? 3 : 4, 1);
+    for (auto layout : {dist::query_layout::replicated, dist::query_layout::scattered}) {
+      dist::sharded_energy<engram::lse_energy<double>> e(memory, 2.0);
+      e.set_query_layout(layout);
+      const auto run = [&] {
+        return dist::retrieve(e, x, engram::gradient_descent<double>{.step = 0.1}, stop::after(5),
+                              {.clamp = clamp});
+      };
+      if (r == p - 1)
+        CHECK_THROWS_AS(run(), engram::dimension_mismatch);
+      else
+        CHECK_THROWS_AS(run(), engram::rank_failed);
+    }
+    CHECK(
+        same_on_every_rank(dist::sharded_energy<engram::lse_energy<double>>(memory, 2.0).value(x)));
+  }
   SECTION("different beta on different ranks") {
     if (p == 1) return;
     CHECK_THROWS_AS(dist::sharded_energy<engram::lse_energy<double>>(memory, r == 0 ? 2.0 : 3.0),
@@ -436,18 +501,23 @@ TEST_CASE("bad input raises a typed error on every rank", "[distributed][bad-inp
     const dist::sharded_energy<engram::lse_energy<double>> none(nothing, 2.0);
     CHECK_THROWS_AS(none.value(x), engram::empty_memory);
   }
-  SECTION("feature maps with different seeds") {
+  SECTION("feature maps with different seeds or readout settings") {
     if (p == 1) return;
     using features = engram::random_features<engram::sincos_features, double>;
     using tensor = dist::sharded_tensor<engram::sincos_features, double>;
     CHECK_THROWS_AS(tensor(world(), features(4, 64, 1.0, 5 + std::uint64_t(r)), my_slice(xi)),
                     engram::invalid_argument);
+    CHECK_THROWS_AS(tensor(world(), features(4, 64, 1.0, 5), my_slice(xi),
+                           r == 0 ? engram::readout::keep : engram::readout::none),
+                    engram::invalid_argument);
   }
   SECTION("a rank that never joins: collective_timeout, not a hang") {
     if (p == 1) return;
-    dist::communicator short_lived(MPI_COMM_WORLD, std::chrono::milliseconds(300));
+    dist::communicator short_lived(MPI_COMM_WORLD);
     dist::sharded_memory<double> mem(short_lived, my_slice(xi));
     const dist::sharded_energy<engram::lse_energy<double>> e(mem, 2.0);
+    // Short only now, so that a slow start on busy cores does not time out the setup.
+    short_lived.set_timeout(std::chrono::milliseconds(300));
     if (r == 0) {
       CHECK_THROWS_AS(e.value(x), engram::collective_timeout);
       CHECK(short_lived.broken());

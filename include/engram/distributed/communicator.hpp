@@ -20,10 +20,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -186,7 +188,18 @@ class communicator {
     if (comm == MPI_COMM_NULL)
       throw invalid_argument("the communicator is MPI_COMM_NULL; it must hold at least one rank");
     check_timeout(timeout);
-    mpi_detail::check(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
+    int inter = 0;
+    mpi_detail::check(MPI_Comm_test_inter(comm, &inter), "MPI_Comm_test_inter");
+    if (inter)
+      throw invalid_argument(
+          "the communicator is an intercommunicator; engram combines over the ranks of one group "
+          "(an intracommunicator)");
+    // Nonblocking, so that ranks that never join time out here too.
+    MPI_Request request;
+    mpi_detail::check(MPI_Comm_idup(comm, &comm_, &request), "MPI_Comm_idup");
+    MPI_Comm_rank(comm, &rank_);
+    MPI_Comm_size(comm, &size_);
+    wait(request, "the communicator's construction");
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
@@ -206,6 +219,8 @@ class communicator {
     int finalised = 0;
     MPI_Finalized(&finalised);
     if (finalised) return;  // MPI has released everything already
+    // A collective that timed out may still write into the staging buffer: never freed then.
+    if (broken_) staging_.release();
     for (MPI_Op* op :
          {&exp_op_[0], &exp_op_[1], &sum_op_[0], &sum_op_[1], &add_op_[0], &add_op_[1]})
       if (*op != MPI_OP_NULL) MPI_Op_free(op);
@@ -227,6 +242,9 @@ class communicator {
   }
   /// After a collective_timeout: every later collective call raises it again.
   bool broken() const { return broken_; }
+  /// How many errors this communicator has raised on every rank alike (failures, mismatches,
+  /// timeouts): an error that leaves a call without changing it was raised on this rank alone.
+  std::uint64_t agreed_errors() const { return agreed_errors_; }
 
   /// The agreement round of a collective call: runs `local` on this rank, then checks that
   /// every rank is in the same call (`what`) with the same `key` and that none threw. If any
@@ -336,67 +354,104 @@ class communicator {
   template <class T>
   void all_gather(const T* mine, index n, std::vector<T>& out, std::vector<index>& counts) {
     require_usable("all_gather");
-    const std::int64_t own = n;
-    std::vector<std::int64_t> all(static_cast<std::size_t>(size_));
+    const std::size_t p = std::size_t(size_);
     {
+      auto* staged = reinterpret_cast<std::int64_t*>(stage((p + 1) * sizeof(std::int64_t)));
+      staged[0] = n;
       MPI_Request request;
       mpi_detail::check(
-          MPI_Iallgather(&own, 1, MPI_INT64_T, all.data(), 1, MPI_INT64_T, comm_, &request),
+          MPI_Iallgather(staged, 1, MPI_INT64_T, staged + 1, 1, MPI_INT64_T, comm_, &request),
           "MPI_Iallgather");
       wait(request, "all_gather");
+      counts.assign(staged + 1, staged + 1 + p);
     }
-    std::vector<int> sizes(static_cast<std::size_t>(size_)),
-        offsets(static_cast<std::size_t>(size_));
-    std::int64_t total = 0;
-    for (int r = 0; r < size_; ++r) {
-      if (total + all[std::size_t(r)] > std::numeric_limits<int>::max())
-        throw distributed_error(
-            detail::message("all_gather: ", total + all[std::size_t(r)],
-                            " numbers in all exceed what one MPI call can move"));
-      offsets[std::size_t(r)] = int(total);
-      sizes[std::size_t(r)] = int(all[std::size_t(r)]);
-      total += all[std::size_t(r)];
+    std::vector<int> sizes(p), offsets(p);
+    index total = 0;
+    for (std::size_t r = 0; r < p; ++r) {
+      offsets[r] = int(total);
+      sizes[r] = int(counts[r]);
+      total += counts[r];
+      check_count("all_gather", total);
     }
-    counts.assign(all.begin(), all.end());
-    out.resize(static_cast<std::size_t>(total));
+    std::byte* staged = stage(std::size_t(n + total) * sizeof(T));
+    T* send = reinterpret_cast<T*>(staged);
+    T* received = send + n;
+    if (n > 0) std::memcpy(send, mine, std::size_t(n) * sizeof(T));
     MPI_Request request;
     mpi_detail::check(
-        MPI_Iallgatherv(mine, int(n), mpi_detail::type_of<T>(), out.data(), sizes.data(),
+        MPI_Iallgatherv(send, int(n), mpi_detail::type_of<T>(), received, sizes.data(),
                         offsets.data(), mpi_detail::type_of<T>(), comm_, &request),
         "MPI_Iallgatherv");
     wait(request, "all_gather");
+    out.assign(received, received + total);
   }
 
   /// Rank `root`'s `n` numbers into every rank's `data`.
   template <class T>
   void broadcast(T* data, index n, int root) {
     static_assert(std::is_trivially_copyable_v<T>);
+    require_usable("broadcast");
+    const std::size_t bytes = std::size_t(n) * sizeof(T);
+    check_count("broadcast", index(bytes));
+    std::byte* staged = stage(bytes);
+    if (rank_ == root && bytes > 0) std::memcpy(staged, data, bytes);
     MPI_Request request;
-    mpi_detail::check(MPI_Ibcast(data, int(n * index(sizeof(T))), MPI_BYTE, root, comm_, &request),
+    mpi_detail::check(MPI_Ibcast(staged, int(bytes), MPI_BYTE, root, comm_, &request),
                       "MPI_Ibcast");
     wait(request, "broadcast");
+    if (bytes > 0) std::memcpy(data, staged, bytes);
   }
 
-  /// Rank `root`'s blocks of numbers, block r to rank r (`counts` on root only; `out` sized on
-  /// every rank to its own count).
+  /// Rank `root`'s records of `record` numbers each, `counts[r]` of them to rank r (every rank
+  /// passes the same counts), into each rank's `out` (room for its own count).
   template <real_scalar Scalar>
-  void scatter(const Scalar* data, const std::vector<int>& counts, Scalar* out, int count,
+  void scatter(const Scalar* data, const std::vector<index>& counts, index record, Scalar* out,
                int root) {
-    std::vector<int> offsets(counts.size());
-    for (std::size_t r = 1; r < counts.size(); ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
+    require_usable("scatter");
+    std::vector<int> sizes(counts.size()), offsets(counts.size());
+    index total = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      offsets[r] = int(total);
+      sizes[r] = int(counts[r]);
+      total += counts[r];
+      check_count("scatter", total);
+    }
+    const std::size_t record_bytes = std::size_t(record) * sizeof(Scalar);
+    const std::size_t mine = std::size_t(counts[std::size_t(rank_)]) * record_bytes;
+    const std::size_t sent = rank_ == root ? std::size_t(total) * record_bytes : 0;
+    std::byte* staged = stage(sent + mine);
+    if (sent > 0) std::memcpy(staged, data, sent);
+    const mpi_detail::record_type type(record, mpi_detail::scalar_type<Scalar>());
     MPI_Request request;
-    mpi_detail::check(
-        MPI_Iscatterv(data, counts.data(), offsets.data(), mpi_detail::scalar_type<Scalar>(), out,
-                      count, mpi_detail::scalar_type<Scalar>(), root, comm_, &request),
-        "MPI_Iscatterv");
+    mpi_detail::check(MPI_Iscatterv(staged, sizes.data(), offsets.data(), type.get(), staged + sent,
+                                    sizes[std::size_t(rank_)], type.get(), root, comm_, &request),
+                      "MPI_Iscatterv");
     wait(request, "scatter");
+    if (mine > 0) std::memcpy(out, staged + sent, mine);
   }
 
  private:
   static void check_timeout(duration timeout) {
-    if (timeout.count() <= 0)
-      throw invalid_argument(
-          detail::message("the timeout is ", timeout.count(), " ms; it must be at least 1 ms"));
+    // A year: far beyond any collective, far inside what the clock's arithmetic can hold.
+    constexpr auto longest = std::chrono::hours(24 * 365);
+    if (timeout.count() <= 0 || timeout > longest)
+      throw invalid_argument(detail::message("the timeout is ", timeout.count(),
+                                             " ms; it must be at least 1 ms and at most a year (",
+                                             duration(longest).count(), " ms)"));
+  }
+
+  static void check_count(const char* call, index count) {
+    if (count > std::numeric_limits<int>::max())
+      throw distributed_error(detail::message(
+          call, ": ", count, " items exceed what one MPI call can move (2^31 - 1)"));
+  }
+
+  // What MPI reads and writes during a collective lives here, owned by the communicator and
+  // never by the caller: a collective that timed out may still write into it, so a broken
+  // communicator never frees it (see the destructor), and nothing is resized once broken.
+  std::byte* stage(std::size_t bytes) {
+    if (staging_->size() < bytes) staging_->resize(bytes);
+    return staging_->data();
   }
 
   void require_usable(const char* call) const {
@@ -421,6 +476,7 @@ class communicator {
       if (done) return;
       if (clock::now() > deadline) {
         broken_ = true;
+        ++agreed_errors_;
         throw collective_timeout(detail::message(
             call, ": rank ", rank_, " of ", size_, " waited ", timeout_.count(),
             " ms for the other ranks; a rank did not join this collective call (it failed "
@@ -433,16 +489,32 @@ class communicator {
     }
   }
 
+  // An allreduce. With a predefined operation on integers (exact in any order) one
+  // MPI_Iallreduce; with engram's floating-point operations a reduction to rank 0 in rank
+  // order and a broadcast, so that every rank gets the same bits by construction.
   template <class T>
   void allreduce(T* data, index count, MPI_Datatype type, MPI_Op op, const char* call) {
     require_usable(call);
-    if (count > std::numeric_limits<int>::max())
-      throw distributed_error(
-          detail::message(call, ": ", count, " records exceed what one MPI call can move"));
+    check_count(call, count);
+    int type_bytes = 0;
+    MPI_Type_size(type, &type_bytes);
+    const std::size_t bytes = std::size_t(count) * std::size_t(type_bytes);
+    std::byte* staged = stage(bytes);
+    if (bytes > 0) std::memcpy(staged, data, bytes);
     MPI_Request request;
-    mpi_detail::check(MPI_Iallreduce(MPI_IN_PLACE, data, int(count), type, op, comm_, &request),
-                      "MPI_Iallreduce");
-    wait(request, call);
+    if (type == MPI_INT64_T) {
+      mpi_detail::check(MPI_Iallreduce(MPI_IN_PLACE, staged, int(count), type, op, comm_, &request),
+                        "MPI_Iallreduce");
+      wait(request, call);
+    } else {
+      mpi_detail::check(MPI_Ireduce(rank_ == 0 ? MPI_IN_PLACE : staged, staged, int(count), type,
+                                    op, 0, comm_, &request),
+                        "MPI_Ireduce");
+      wait(request, call);
+      mpi_detail::check(MPI_Ibcast(staged, int(count), type, 0, comm_, &request), "MPI_Ibcast");
+      wait(request, call);
+    }
+    if (bytes > 0) std::memcpy(data, staged, bytes);
   }
 
   void agree_outcome(collective what, std::int64_t key, const std::exception_ptr& failure) {
@@ -456,6 +528,10 @@ class communicator {
     allreduce(v, 7, MPI_INT64_T, MPI_MAX, name);
     const std::int64_t first_sequence = -v[6];
     sequence_ = v[5] + 1;  // in step again, whatever happened
+    // A failure first: a rank that threw outside any call (distributed::retrieve reports it
+    // from wherever the others are) is what every rank should hear of.
+    if (v[0] != 0) report_failure(int(size_ - v[0]), name, failure);
+    if (v[1] != -v[2] || v[5] != first_sequence || v[3] != -v[4]) ++agreed_errors_;
     if (v[1] != -v[2] || v[5] != first_sequence) {
       throw collective_mismatch(detail::message(
           "the ranks are in different collective calls (this rank, ", rank_, " of ", size_, ", in ",
@@ -467,9 +543,11 @@ class communicator {
           name, " was called with different arguments on different ranks (keys from ", -v[4],
           " to ", v[3], "; rank ", rank_, " of ", size_, " passed ", key,
           "): every rank must pass batches of the same size"));
-    if (v[0] == 0) return;
-    // The first failing rank tells the others what it raised.
-    const int first = int(size_ - v[0]);
+  }
+
+  // Every rank raises: the failing ranks their own error, the others rank_failed with the
+  // first failing rank's message.
+  [[noreturn]] void report_failure(int first, const char* name, const std::exception_ptr& failure) {
     std::string text;
     if (rank_ == first) {
       try {
@@ -480,6 +558,7 @@ class communicator {
         text = "an exception that is not a std::exception";
       }
     }
+    ++agreed_errors_;
     std::int64_t length = std::int64_t(text.size());
     broadcast(&length, 1, first);
     text.resize(std::size_t(length));
@@ -494,9 +573,11 @@ class communicator {
   duration timeout_;
   bool broken_ = false;
   std::int64_t sequence_ = 0;
+  std::uint64_t agreed_errors_ = 0;
   MPI_Op exp_op_[2] = {MPI_OP_NULL, MPI_OP_NULL};
   MPI_Op sum_op_[2] = {MPI_OP_NULL, MPI_OP_NULL};
   MPI_Op add_op_[2] = {MPI_OP_NULL, MPI_OP_NULL};
+  std::unique_ptr<std::vector<std::byte>> staging_ = std::make_unique<std::vector<std::byte>>();
 };
 
 }  // namespace engram::distributed

@@ -267,7 +267,8 @@ class sharded_energy : public energy_base<sharded_energy<Energy>, typename Energ
     if (total == 0) return 0;
     const Eigen::Map<const matrix<Scalar>> all(ws.gathered.data(), dim(), total);
     ws.local.candidates.reach = Scalar(0);  // the gathered batch changes: no candidate lists
-    local_->reduce(all, true, ws.local);
+    // A second agreement: a rank whose reduction fails (out of memory) tells the others.
+    comm().agree(collective::evaluate, -2, [&] { local_->reduce(all, true, ws.local); });
     const std::chrono::duration<double> local = clock::now() - start;
     comm().combine(ws.local.partial, ws.buffer);
     keep_columns(ws.local.partial, first, queries.cols());
@@ -329,14 +330,24 @@ retrieval_result<typename Energy::scalar_type> retrieve(
     const Stop& stop, const retrieve_options& options = {}) {
   using Scalar = typename Energy::scalar_type;
   auto ws = energy.make_workspace();
-  if (energy.layout() == query_layout::replicated)
-    return engram::retrieve(energy, queries, stepper, stop, options, ws);
+  const bool scattered = energy.layout() == query_layout::scattered;
+  const std::uint64_t agreed = energy.comm().agreed_errors();
   retrieval_result<Scalar> result;
-  if (queries.cols() > 0) {
-    result = engram::retrieve(energy, queries, stepper, stop, options, ws);
-  } else {
-    energy.join_validate();
-    result.states.resize(energy.dim(), 0);
+  try {
+    if (!scattered) return engram::retrieve(energy, queries, stepper, stop, options, ws);
+    if (queries.cols() > 0) {
+      result = engram::retrieve(energy, queries, stepper, stop, options, ws);
+    } else {
+      energy.join_validate();
+      result.states.resize(energy.dim(), 0);
+    }
+  } catch (...) {
+    if (energy.comm().agreed_errors() != agreed || energy.comm().broken())
+      throw;  // raised on every rank alike
+    // This rank failed on its own (a clamp of the wrong shape, a stepper it refused) while
+    // the others are in a step or a validation: one agreement round tells them, and every
+    // rank raises, this one its own error.
+    energy.comm().agree(collective::evaluate, -1, [] { throw; });
   }
   while (energy.join_step(ws)) {
   }

@@ -147,14 +147,8 @@ sharded_memory<Scalar> distribute(communicator& comm,
   });
   comm.broadcast(shape, 2, root);
   const index dim = index(shape[0]), total = index(shape[1]), p = comm.size();
-  std::vector<int> counts(static_cast<std::size_t>(p));
-  for (index r = 0; r < p; ++r) {
-    const index columns = total / p + (r < total % p ? 1 : 0);
-    if (columns * dim > std::numeric_limits<int>::max())
-      throw invalid_argument(detail::message("a shard of ", columns, " patterns of dimension ", dim,
-                                             " exceeds what one MPI call can move"));
-    counts[std::size_t(r)] = int(columns * dim);
-  }
+  std::vector<index> counts(static_cast<std::size_t>(p));  // patterns a rank
+  for (index r = 0; r < p; ++r) counts[std::size_t(r)] = total / p + (r < total % p ? 1 : 0);
   // Scattered from one contiguous block: a view with a gap between columns is copied first.
   matrix<Scalar> contiguous;
   const Scalar* source = nullptr;
@@ -165,8 +159,8 @@ sharded_memory<Scalar> distribute(communicator& comm,
       source = contiguous.data();
     }
   }
-  matrix<Scalar> shard(dim, counts[std::size_t(comm.rank())] / dim);
-  comm.scatter(source, counts, shard.data(), counts[std::size_t(comm.rank())], root);
+  matrix<Scalar> shard(dim, counts[std::size_t(comm.rank())]);
+  comm.scatter(source, counts, dim, shard.data(), root);
   return sharded_memory<Scalar>(comm, shard);
 }
 

@@ -67,7 +67,9 @@ class sharded_tensor {
     memory_.add_encoded(e, sign);
   }
 
-  // The feature maps agree in size, dimension and their features of one probe state.
+  // The feature maps agree in size, dimension, the readout setting and, bitwise, their
+  // features of one probe state (so the same seed and bandwidth: ranks of one build compute
+  // them alike).
   void agree_features() {
     double probe_sum = 0, probe_squares = 0;
     comm_->agree(collective::construct, 3, [&] {
@@ -80,17 +82,17 @@ class sharded_tensor {
     const std::pair<const char*, double> checks[] = {
         {"the feature count F", double(memory_.features().size())},
         {"the dimension", double(memory_.dim())},
+        {"the readout setting (1 = readout::keep)", memory_.has_readout() ? 1.0 : 0.0},
         {"the features of a probe state (sum)", probe_sum},
         {"the features of a probe state (sum of squares)", probe_squares}};
     for (const auto& [name, value] : checks) {
       const auto [low, high] = comm_->range(value);
-      // The probe's features are computed alike on every rank of one build; a different seed
-      // or map changes them at the first digit, not in the last bits of a float.
-      if (!(high - low <= 1e-4 * std::max(1.0, std::abs(high))))
+      if (low != high)
         throw invalid_argument(
             detail::message(name, " differs across ranks (from ", low, " to ", high, "; rank ",
                             comm_->rank(), " of ", comm_->size(), " has ", value,
-                            "): every rank must pass the same feature map, with the same seed"));
+                            "): every rank must pass the same feature map, with the same seed, "
+                            "and the same readout setting"));
     }
   }
 

@@ -163,6 +163,11 @@ class dense_energy : public energy_base<dense_energy<Kernel, Scaling, Scalar, Ba
               matrix<Scalar>* gradient, workspace_type& ws) const {
     ENGRAM_ASSERT(energies.size() == queries.cols() && ws.partial.batch() == queries.cols());
     ENGRAM_ASSERT(!gradient || (gradient->rows() == dim() && gradient->cols() == queries.cols()));
+    if (gradient && ws.partial.weighted.cols() != queries.cols())
+      throw invalid_argument(detail::message(
+          "finish() was asked for gradients of ", queries.cols(),
+          " columns, but the partial state holds weighted sums of ", ws.partial.weighted.cols(),
+          ": reduce() with with_gradient = true first"));
     if constexpr (exponential_kernel<Kernel>)
       finish_exponential<Kernel, Scaling>(ws.partial, queries, beta(), eps(), energies, gradient);
     else if constexpr (compact)
