@@ -1,0 +1,322 @@
+// Dense memories and the energies over them: LSE, LSE-dot, normalized LSE, LSR, the hybrid and
+// the (rectified) power energies.
+#include "energy_box.hpp"
+
+#include <sstream>
+
+namespace engram::python {
+
+namespace {
+
+struct py_dense_memory {
+  std::variant<std::unique_ptr<dense_memory<float>>, std::unique_ptr<dense_memory<double>>> memory;
+  shared_lock lock = std::make_shared<std::recursive_mutex>();
+
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit([&](const auto& m) -> decltype(auto) { return f(*m); }, memory);
+  }
+  bool is_double() const { return memory.index() == 1; }
+  template <class T>
+  const dense_memory<T>& as() const {
+    return *std::get<std::unique_ptr<dense_memory<T>>>(memory);
+  }
+};
+
+/// Builds an energy box over `memory` with make(memory_of_T) for the memory's scalar type.
+/// The energy is made first, so a constructor that throws leaves nothing half-built.
+template <class Box, class Make>
+void construct(Box* box, const py_dense_memory& memory, Make&& make) {
+  using held = decltype(Box::energy);
+  held e = memory.is_double() ? held(make(memory.as<double>())) : held(make(memory.as<float>()));
+  new (box) Box();
+  box->energy = std::move(e);
+  box->lock = memory.lock;
+}
+
+support_method method_of(const std::string& name) {
+  if (name == "automatic") return support_method::automatic;
+  if (name == "kd_tree") return support_method::kd_tree;
+  if (name == "brute_force") return support_method::brute_force;
+  throw nb::value_error(
+      ("support is '" + name + "'; it must be 'automatic', 'kd_tree' or 'brute_force'").c_str());
+}
+
+struct py_lse : energy_box<lse_energy<float>, lse_energy<double>> {};
+struct py_lse_dot : energy_box<lse_dot_energy<float>, lse_dot_energy<double>> {};
+struct py_normalized_lse : energy_box<normalized_lse_energy<float>, normalized_lse_energy<double>> {
+};
+struct py_lsr : energy_box<lsr_energy<float>, lsr_energy<double>> {};
+struct py_hybrid : energy_box<hybrid_energy<float>, hybrid_energy<double>> {};
+struct py_power
+    : energy_box<power_energy<2, float>, power_energy<2, double>, power_energy<3, float>,
+                 power_energy<3, double>, power_energy<4, float>, power_energy<4, double>,
+                 rectified_power_energy<2, float>, rectified_power_energy<2, double>,
+                 rectified_power_energy<3, float>, rectified_power_energy<3, double>,
+                 rectified_power_energy<4, float>, rectified_power_energy<4, double>> {
+  int n = 2;
+  bool rectified = false;
+};
+
+template <int N, bool Rectified, class T>
+auto make_power(const dense_memory<T>& m) {
+  if constexpr (Rectified)
+    return std::make_unique<rectified_power_energy<N, T>>(m, T(1));  // beta plays no part
+  else
+    return std::make_unique<power_energy<N, T>>(m, T(1));
+}
+
+template <bool Rectified, class T>
+void set_power(py_power& p, const dense_memory<T>& m, int n) {
+  switch (n) {
+    case 2:
+      p.energy = make_power<2, Rectified>(m);
+      return;
+    case 3:
+      p.energy = make_power<3, Rectified>(m);
+      return;
+    case 4:
+      p.energy = make_power<4, Rectified>(m);
+      return;
+    default:
+      throw nb::value_error(
+          ("n is " + std::to_string(n) + "; the Python module is built for n = 2, 3 and 4")
+              .c_str());
+  }
+}
+
+/// The supports of LSR-like energies as a list of int64 arrays.
+template <class Box>
+void def_supports(nb::class_<Box>& cls) {
+  cls.def(
+         "supports",
+         [](const Box& b, nb::handle x) {
+           return b.visit([&](const auto& e) {
+             using T = scalar_of<std::decay_t<decltype(e)>>;
+             const auto v = batch_arg<T>(x, "x", e.dim());
+             std::vector<std::vector<index>> s;
+             {
+               heavy_section section(b.lock);
+               if constexpr (requires { e.supports(v.columns()); })
+                 s = e.supports(v.columns());
+               else
+                 s = e.lsr().supports(v.columns());
+             }
+             nb::list out;
+             for (auto& members : s)
+               out.append(
+                   array_of<std::int64_t>(Eigen::Map<const Eigen::Matrix<index, Eigen::Dynamic, 1>>(
+                       members.data(), index(members.size()))));
+             return out;
+           });
+         },
+         nb::arg("x"),
+         "For each row of x, the indices of the patterns within the support radius (strictly), "
+         "in the order the energy sums them: a list of int64 arrays.")
+      .def_prop_ro(
+          "support_radius",
+          [](const Box& b) {
+            return b.visit([](const auto& e) -> double {
+              if constexpr (requires { e.support_radius(); })
+                return double(e.support_radius());
+              else
+                return double(e.lsr().support_radius());
+            });
+          },
+          "sqrt(2 / beta): a pattern interacts with x only when strictly closer than this");
+}
+
+template <class Box>
+void def_beta(nb::class_<Box>& cls) {
+  cls.def_prop_ro(
+      "beta", [](const Box& b) { return b.visit([](const auto& e) { return double(e.beta()); }); },
+      "the inverse temperature");
+}
+
+}  // namespace
+
+void bind_dense(nb::module_& m) {
+  nb::class_<py_dense_memory>(
+      m, "DenseMemory",
+      "K patterns of dimension D, stored as given (a copy: the memory grows and shrinks with "
+      "add and remove). Energies built over it keep it alive and see later changes.")
+      .def(
+          "__init__",
+          [](py_dense_memory* self, nb::handle patterns, nb::handle dtype) {
+            const bool dbl = wants_double(patterns, "patterns", dtype);
+            auto make = [&]<class T>(T*) -> decltype(py_dense_memory::memory) {
+              const auto v = batch_arg<T>(patterns, "patterns");
+              return std::make_unique<dense_memory<T>>(v.columns());
+            };
+            auto memory = dbl ? make((double*)nullptr) : make((float*)nullptr);
+            new (self) py_dense_memory();
+            self->memory = std::move(memory);
+          },
+          nb::arg("patterns"), nb::arg("dtype").none() = nb::none(),
+          "patterns: (K, D), one pattern per row. dtype: float32 or float64; by default float32 "
+          "for float32 (and float16) patterns, float64 otherwise.")
+      .def(
+          "add",
+          [](py_dense_memory& self, nb::handle patterns) {
+            return self.visit([&](auto& mem) {
+              using T = typename std::decay_t<decltype(mem)>::scalar_type;
+              const auto v = batch_arg<T>(patterns, "patterns", mem.dim());
+              heavy_section section(self.lock);
+              return mem.add(v.columns());
+            });
+          },
+          nb::arg("patterns"), "Appends the rows of patterns (n, D); returns the first new index.")
+      .def(
+          "remove",
+          [](py_dense_memory& self, std::vector<index> indices) {
+            self.visit([&](auto& mem) {
+              heavy_section section(self.lock);
+              mem.remove(std::move(indices));
+            });
+          },
+          nb::arg("indices"),
+          "Removes the patterns at these indices (any order, no duplicates); later patterns move "
+          "down.")
+      .def("__len__",
+           [](const py_dense_memory& self) {
+             return self.visit([](const auto& mem) { return mem.size(); });
+           })
+      .def_prop_ro(
+          "size",
+          [](const py_dense_memory& self) {
+            return self.visit([](const auto& mem) { return mem.size(); });
+          },
+          "K, the number of patterns")
+      .def_prop_ro(
+          "dim",
+          [](const py_dense_memory& self) {
+            return self.visit([](const auto& mem) { return mem.dim(); });
+          },
+          "D, the dimension of a pattern")
+      .def_prop_ro(
+          "dtype",
+          [](const py_dense_memory& self) -> std::string {
+            return self.is_double() ? "float64" : "float32";
+          },
+          "'float32' or 'float64'")
+      .def_prop_ro(
+          "patterns",
+          [](const py_dense_memory& self) {
+            return self.visit([&](const auto& mem) -> nb::object {
+              using T = typename std::decay_t<decltype(mem)>::scalar_type;
+              matrix<T> copy;
+              {
+                heavy_section section(self.lock);
+                copy = mem.patterns();
+              }
+              return nb::cast(rows_of<T>(std::move(copy)));
+            });
+          },
+          "A copy of the patterns, (K, D).");
+
+  auto lse = nb::class_<py_lse>(m, "LSE",
+                                "E(x) = -(1/beta) log sum_mu exp(-beta/2 ||x - xi_mu||^2): the "
+                                "log-sum-exp energy; grad E = x - sum_mu p_mu xi_mu.");
+  lse.def(
+      "__init__",
+      [](py_lse* self, const py_dense_memory& memory, double beta) {
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<lse_energy<T>>(mem, T(beta));
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>());
+  def_energy(m, lse);
+  def_beta(lse);
+
+  auto lse_dot = nb::class_<py_lse_dot>(
+      m, "LSEDot",
+      "E(x) = -(1/beta) log sum_mu exp(beta <xi_mu, x>) + ||x||^2 / 2: the dot-product "
+      "log-sum-exp energy; grad E = x - sum_mu p_mu xi_mu.");
+  lse_dot.def(
+      "__init__",
+      [](py_lse_dot* self, const py_dense_memory& memory, double beta) {
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<lse_dot_energy<T>>(mem, T(beta));
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>());
+  def_energy(m, lse_dot);
+  def_beta(lse_dot);
+
+  auto normalized = nb::class_<py_normalized_lse>(
+      m, "NormalizedLSE",
+      "E(x) = -(1/beta) log sum_mu exp(beta <xi_mu, x/||x||>) + 1/2: LSE-dot on the unit "
+      "sphere (DrDAM eq. 7).");
+  normalized.def(
+      "__init__",
+      [](py_normalized_lse* self, const py_dense_memory& memory, double beta) {
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<normalized_lse_energy<T>>(lse_dot_energy<T>(mem, T(beta)));
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>());
+  def_energy(m, normalized);
+
+  auto lsr = nb::class_<py_lsr>(
+      m, "LSR",
+      "E(x) = -(1/beta) log(eps + sum_mu ReLU(1 - beta/2 ||x - xi_mu||^2)): the "
+      "log-sum-ReLU (Epanechnikov) energy. With eps = 0 a state no pattern supports has "
+      "energy +inf and gradient 0.");
+  lsr.def(
+      "__init__",
+      [](py_lsr* self, const py_dense_memory& memory, double beta, double eps,
+         const std::string& support) {
+        const support_method method = method_of(support);
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<lsr_energy<T>>(mem, T(beta), T(eps), method);
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::arg("eps") = 0.0, nb::arg("support") = "automatic",
+      nb::keep_alive<1, 2>(),
+      "support: how supports are searched, 'automatic', 'kd_tree' or 'brute_force' (the same "
+      "supports and energies either way; only the time differs).");
+  def_energy(m, lsr);
+  def_beta(lsr);
+  def_supports(lsr);
+
+  auto hybrid = nb::class_<py_hybrid>(
+      m, "Hybrid",
+      "LSR (eps > 0) plus weight * ReLU(E_LSE(x; lse_beta) - 1/beta): LSR's exact minima, "
+      "with the LSE gradient pulling states from outside every support.");
+  hybrid.def(
+      "__init__",
+      [](py_hybrid* self, const py_dense_memory& memory, double beta, double eps, double lse_beta,
+         double weight) {
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<hybrid_energy<T>>(mem, T(beta), T(eps), T(lse_beta), T(weight));
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::arg("eps") = 1e-3, nb::arg("lse_beta") = 1.0,
+      nb::arg("weight") = 1.0, nb::keep_alive<1, 2>());
+  def_energy(m, hybrid);
+  def_beta(hybrid);
+  def_supports(hybrid);
+
+  auto power = nb::class_<py_power>(
+      m, "Power",
+      "E(x) = -sum_mu <xi_mu, x>^n (Krotov-Hopfield), or with rectified=True -sum_mu "
+      "ReLU(<xi_mu, x>)^n; n = 2, 3 or 4.");
+  power.def(
+      "__init__",
+      [](py_power* self, const py_dense_memory& memory, int n, bool rectified) {
+        py_power made;
+        auto set = [&]<class T>(const dense_memory<T>& mem) {
+          rectified ? set_power<true>(made, mem, n) : set_power<false>(made, mem, n);
+        };
+        memory.is_double() ? set(memory.as<double>()) : set(memory.as<float>());
+        made.lock = memory.lock;
+        made.n = n;
+        made.rectified = rectified;
+        new (self) py_power(std::move(made));
+      },
+      nb::arg("memory"), nb::arg("n") = 2, nb::arg("rectified") = false, nb::keep_alive<1, 2>());
+  power.def_ro("n", &py_power::n, "the power n").def_ro("rectified", &py_power::rectified);
+  def_energy(m, power);
+}
+
+}  // namespace engram::python
