@@ -305,7 +305,46 @@ node combine(stop_rule_node::kind k, const node& a, const node& b) {
 
 }  // namespace
 
+progress_callback progress_of(nb::object callback) {
+  if (callback.is_none()) return {};
+  return [callback](const work_progress& p) {
+    nb::gil_scoped_acquire gil;
+    callback(p);
+  };
+}
+
+void bind_census(nb::module_& m) {
+  nb::class_<py_minima_census>(m, "MinimaCensus",
+                               "Local minima of an energy, classified against the stored "
+                               "patterns ([LSR] Definitions 2 and 3).")
+      .def_ro("minima", &py_minima_census::minima, "(M, D), one minimum per row")
+      .def_ro("energies", &py_minima_census::energies, "(M,) the energy of each minimum")
+      .def_ro("supports", &py_minima_census::supports,
+              "for LSR minima, the patterns each is the centroid of (int64 arrays, ascending); "
+              "empty lists for minima found by descent")
+      .def_ro("emergent", &py_minima_census::emergent, "(M,) bool: not a stored pattern")
+      .def_ro("retrievable", &py_minima_census::retrievable,
+              "(K,) bool: the stored pattern is still a minimum")
+      .def_ro("unfinished", &py_minima_census::unfinished,
+              "descent_minima: starts that did not converge (halted or unsupported)")
+      .def_prop_ro("count", [](const py_minima_census& c) { return nb::len(c.energies); })
+      .def_prop_ro(
+          "emergent_count",
+          [](const py_minima_census& c) { return nb::cast<index>(c.emergent.attr("sum")()); })
+      .def_prop_ro("stored_count",
+                   [](const py_minima_census& c) {
+                     return index(nb::len(c.energies)) - nb::cast<index>(c.emergent.attr("sum")());
+                   })
+      .def_prop_ro("retrievable_count", [](const py_minima_census& c) {
+        return nb::cast<index>(c.retrievable.attr("sum")());
+      });
+}
+
 void bind_common(nb::module_& m) {
+  nb::class_<work_progress>(m, "WorkProgress", "What a progress callback of a long call receives.")
+      .def_ro("done", &work_progress::done)
+      .def_ro("total", &work_progress::total);
+
   using K = stop_rule_node::kind;
   nb::class_<stop_rule_node>(m, "StopRule",
                              "When retrieval ends a sample. Build one with the functions of "

@@ -223,6 +223,31 @@ struct py_retrieval_result {
   nb::object states, energies, steps, converged, unsupported, diverged, energy_trace;
 };
 
+/// A census of minima (enumerate_lsr_minima, descent_minima) as numpy arrays.
+struct py_minima_census {
+  nb::object minima, energies, supports, emergent, retrievable;
+  index unfinished = 0;
+};
+
+template <class T>
+py_minima_census census_of(minima_census<T>&& c, index unfinished) {
+  py_minima_census out;
+  out.minima = nb::cast(rows_of<T>(std::move(c.minima)));
+  out.energies = nb::cast(array_of<T>(std::move(c.energies)));
+  nb::list supports;
+  for (const auto& s : c.supports)
+    supports.append(array_of<std::int64_t>(
+        Eigen::Map<const Eigen::Matrix<index, Eigen::Dynamic, 1>>(s.data(), index(s.size()))));
+  out.supports = supports;
+  out.emergent = nb::cast(array_of<bool>(std::move(c.emergent)));
+  out.retrievable = nb::cast(array_of<bool>(std::move(c.retrievable)));
+  out.unfinished = unfinished;
+  return out;
+}
+
+/// A Python callable as a progress_callback (work_progress), called with the GIL held.
+progress_callback progress_of(nb::object callback);
+
 /// The options of retrieve() as Python gives them.
 struct py_retrieve_options {
   nb::object clamp;
@@ -246,6 +271,7 @@ void bind_dense(nb::module_& m);
 void bind_random_features(nb::module_& m);
 void bind_analysis(nb::module_& m);
 void bind_io(nb::module_& m);
+void bind_census(nb::module_& m);
 
 }  // namespace engram::python
 

@@ -2,6 +2,10 @@
 // the (rectified) power energies.
 #include "energy_box.hpp"
 
+#ifdef ENGRAM_PYTHON_IO
+#include <engram/io.hpp>
+#endif
+
 #include <sstream>
 
 namespace engram::python {
@@ -133,6 +137,47 @@ void def_beta(nb::class_<Box>& cls) {
       "the inverse temperature");
 }
 
+/// descent_minima for one energy class: retrieve from every start, merge and classify.
+template <class Box>
+void def_descent_minima(nb::module_& m) {
+  m.def(
+      "descent_minima",
+      [](const Box& b, nb::handle patterns, nb::handle starts, const py_stepper& stepper,
+         const std::shared_ptr<const stop_rule_node>& stop, double tolerance, nb::object progress) {
+        return b.visit([&](const auto& e) {
+          using T = scalar_of<std::decay_t<decltype(e)>>;
+          const auto p = batch_arg<T>(patterns, "patterns", e.dim());
+          const auto x = batch_arg<T>(starts, "starts", e.dim());
+          const runtime_stop rule = checked_stop(stop);
+          descent_census_options o{.tolerance = tolerance};
+          if (!progress.is_none())
+            o.progress = [progress](const retrieval_progress& r) {
+              nb::gil_scoped_acquire gil;
+              progress(r);
+            };
+          auto census = with_stepper<T>(stepper, [&](const auto& s) -> descent_census<T> {
+            using S = std::decay_t<decltype(s)>;
+            if constexpr (stepper_for<S, gradient_flow<std::decay_t<decltype(e)>>>) {
+              heavy_section section(b.lock);
+              return descent_minima(e, p.columns(), x.columns(), s, rule, o);
+            } else {
+              throw invalid_argument(
+                  "stepper CentroidIteration needs an energy with a compact "
+                  "kernel (LSR, Hybrid)");
+            }
+          });
+          const index unfinished = census.unfinished;
+          return census_of<T>(std::move(census), unfinished);
+        });
+      },
+      nb::arg("energy"), nb::arg("patterns"), nb::arg("starts"), nb::arg("stepper"),
+      nb::arg("stop"), nb::kw_only(), nb::arg("tolerance") = 1e-4,
+      nb::arg("progress").none() = nb::none(),
+      "The distinct converged end points of descent from each row of starts (n, D), "
+      "classified against patterns (K, D): end points closer than tolerance are one minimum, "
+      "and a minimum that close to a stored pattern is that pattern ([LSR]'s census of LSE).");
+}
+
 }  // namespace
 
 void bind_dense(nb::module_& m) {
@@ -212,7 +257,48 @@ void bind_dense(nb::module_& m) {
               return nb::cast(rows_of<T>(std::move(copy)));
             });
           },
-          "A copy of the patterns, (K, D).");
+          "A copy of the patterns, (K, D).")
+#ifdef ENGRAM_PYTHON_IO
+      .def(
+          "save",
+          [](const py_dense_memory& self, const std::string& path) {
+            self.visit([&](const auto& mem) {
+              heavy_section section(self.lock);
+              io::save_memory(path, mem);
+            });
+          },
+          nb::arg("path"),
+          "Writes the memory to a file (engram's memory format, with CRCs; written aside and "
+          "renamed, so a reader never sees part of it). OSError when it cannot.")
+      .def_static(
+          "load",
+          [](const std::string& path, nb::handle dtype) {
+            bool dbl;
+            if (dtype.is_none()) {
+              const auto header = io::read_memory_file_header(path);
+              if (header.object != io::memory_object::dense)
+                throw nb::value_error(
+                    ("'" + path + "' holds a distributed memory; use DistributedMemory.load")
+                        .c_str());
+              dbl = header.scalar_bytes == 8;
+            } else {
+              dbl = wants_double(nb::none(), "dtype", dtype);
+            }
+            py_dense_memory out;
+            nb::gil_scoped_release release;
+            if (dbl)
+              out.memory = std::make_unique<dense_memory<double>>(
+                  io::load_memory<dense_memory<double>>(path));
+            else
+              out.memory =
+                  std::make_unique<dense_memory<float>>(io::load_memory<dense_memory<float>>(path));
+            return out;
+          },
+          nb::arg("path"), nb::arg("dtype").none() = nb::none(),
+          "Reads a memory saved by save() (or by engram::io::save_memory in C++); dtype "
+          "defaults to the file's. OSError for a missing, truncated or corrupt file.")
+#endif
+      ;
 
   auto lse = nb::class_<py_lse>(m, "LSE",
                                 "E(x) = -(1/beta) log sum_mu exp(-beta/2 ||x - xi_mu||^2): the "
@@ -317,6 +403,29 @@ void bind_dense(nb::module_& m) {
       nb::arg("memory"), nb::arg("n") = 2, nb::arg("rectified") = false, nb::keep_alive<1, 2>());
   power.def_ro("n", &py_power::n, "the power n").def_ro("rectified", &py_power::rectified);
   def_energy(m, power);
+
+  m.def(
+      "enumerate_lsr_minima",
+      [](const py_lsr& b, double max_subsets, index batch, nb::object progress) {
+        return b.visit([&](const auto& e) {
+          using T = scalar_of<std::decay_t<decltype(e)>>;
+          const enumeration_options o{
+              .max_subsets = max_subsets, .batch = batch, .progress = progress_of(progress)};
+          minima_census<T> census;
+          {
+            heavy_section section(b.lock);
+            census = enumerate_lsr_minima(e, o);
+          }
+          return census_of<T>(std::move(census), 0);
+        });
+      },
+      nb::arg("energy"), nb::kw_only(), nb::arg("max_subsets") = 1e7, nb::arg("batch") = 4096,
+      nb::arg("progress").none() = nb::none(),
+      "[LSR] Algorithm 3: every local minimum of an LSR energy, exactly. A centroid c of a set "
+      "S of patterns is a minimum iff its support B(c) is S; refuses (ValueError, naming the "
+      "count) when the candidate sets would exceed max_subsets.");
+  def_descent_minima<py_lse>(m);
+  def_descent_minima<py_lsr>(m);
 }
 
 }  // namespace engram::python

@@ -87,6 +87,20 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
           "'float32' or 'float64': the scalar type the energy computes in");
 
   m.def(
+      "finite_energy_fraction",
+      [](const Box& b, double lo, double hi, index samples, std::uint64_t seed, index batch) {
+        return b.visit([&](const auto& e) {
+          heavy_section section(b.lock);
+          return finite_energy_fraction(
+              e, lo, hi, monte_carlo_options{.samples = samples, .seed = seed, .batch = batch});
+        });
+      },
+      nb::arg("energy"), nb::arg("lo"), nb::arg("hi"), nb::kw_only(), nb::arg("samples") = 100000,
+      nb::arg("seed") = 0, nb::arg("batch") = 8192,
+      "The Monte Carlo share of the box [lo, hi]^D where the energy is finite ([LSR]: the "
+      "part of space some memory supports).");
+
+  m.def(
       "retrieve",
       [](const Box& b, nb::handle queries, const py_stepper& stepper,
          const std::shared_ptr<const stop_rule_node>& stop, nb::object clamp, nb::object progress,

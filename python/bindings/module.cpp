@@ -8,5 +8,9 @@ NB_MODULE(_engram, m) {
       "patterns (K, D) and states (B, D), one row per sample, float32 or float64.";
   py::register_errors(m);
   py::bind_common(m);
+  py::bind_census(m);
   py::bind_dense(m);
+  py::bind_random_features(m);
+  py::bind_analysis(m);
+  py::bind_io(m);
 }

@@ -1,0 +1,179 @@
+// The analysis functions that take arrays rather than energies: [LSR]'s beta search and
+// Gaussian-mixture likelihoods, [DrDAM]'s binarised Hamming distance and its bounds; and the
+// dataset and picture files of engram::io.
+#include "common.hpp"
+
+#ifdef ENGRAM_PYTHON_IO
+#include <engram/io.hpp>
+#endif
+
+namespace engram::python {
+
+namespace {
+
+struct py_beta_search {
+  double beta, radius, mean_interactions;
+  int iterations;
+};
+
+struct py_mixture {
+  std::variant<gaussian_mixture<float>, gaussian_mixture<double>> held;
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return std::visit([&](const auto& g) -> decltype(auto) { return f(g); }, held);
+  }
+};
+
+template <class T>
+T scalar_of_mixture(const gaussian_mixture<T>&);
+
+}  // namespace
+
+void bind_analysis(nb::module_& m) {
+  nb::class_<py_beta_search>(m, "BetaSearch", "What interaction_beta returns.")
+      .def_ro("beta", &py_beta_search::beta, "2 / radius^2")
+      .def_ro("radius", &py_beta_search::radius, "the basin radius r")
+      .def_ro("mean_interactions", &py_beta_search::mean_interactions,
+              "mean over patterns of the patterns within 2r")
+      .def_ro("iterations", &py_beta_search::iterations);
+
+  m.def(
+      "interaction_beta",
+      [](nb::handle patterns, double target, bool count_self, int max_iterations) {
+        const beta_search_options o{.max_iterations = max_iterations, .count_self = count_self};
+        auto run = [&]<class T>(T*) {
+          const auto p = batch_arg<T>(patterns, "patterns");
+          nb::gil_scoped_release release;
+          const auto r = interaction_beta(p.columns(), target, o);
+          return py_beta_search{double(r.beta), double(r.radius), r.mean_interactions,
+                                r.iterations};
+        };
+        return wants_double(patterns, "patterns", nb::none()) ? run((double*)nullptr)
+                                                              : run((float*)nullptr);
+      },
+      nb::arg("patterns"), nb::arg("target"), nb::kw_only(), nb::arg("count_self") = true,
+      nb::arg("max_iterations") = 100,
+      "[LSR] Algorithm 2: the beta at which each pattern (rows of patterns) interacts with "
+      "`target` patterns on average (within twice the support radius); like the paper, the "
+      "count includes the pattern itself unless count_self=False.");
+
+  m.def(
+      "binarised_hamming",
+      [](nb::handle a, nb::handle b) {
+        const auto x = batch_arg<double>(a, "a");
+        const auto y = batch_arg<double>(b, "b");
+        return binarised_hamming(x.columns(), y.columns());
+      },
+      nb::arg("a"), nb::arg("b"),
+      "[DrDAM] eq. 15: the share of coordinates on which a and b (B, D) fall on different "
+      "sides of 1/(2 sqrt(D)).");
+
+  m.def("drdam_gradient_bound", &drdam_gradient_bound, nb::arg("c1"), nb::arg("memories"),
+        nb::arg("beta"), nb::arg("energy"), nb::arg("dim"), nb::arg("features"),
+        "[DrDAM] Lemma 3: 2 C1 K e^{beta E} sqrt(D / Y), a bound on the error of the "
+        "readout gradient at a state of energy E.");
+  m.def("drdam_divergence_bound", &drdam_divergence_bound, nb::arg("eta"), nb::arg("steps"),
+        nb::arg("c1"), nb::arg("memories"), nb::arg("beta"), nb::arg("energy"), nb::arg("dim"),
+        nb::arg("features"),
+        "[DrDAM] Theorem 2: a bound on ||x_L - x^_L|| after `steps` steps of size eta.");
+  m.def("drdam_corollary_step", &drdam_corollary_step, nb::arg("c2"), nb::arg("steps"),
+        nb::arg("memories"), nb::arg("beta"),
+        "[DrDAM] Corollary 1's step eta = C2 / (L (1 + 2 K beta e^{beta/2})).");
+  m.def("drdam_corollary_bound", &drdam_corollary_bound, nb::arg("c1"), nb::arg("c2"),
+        nb::arg("beta"), nb::arg("energy"), nb::arg("dim"), nb::arg("features"),
+        "[DrDAM] Corollary 1: C1 C2 e^{beta (E - 1/2)} / (beta (1 - C2)) sqrt(D / Y).");
+
+  nb::class_<py_mixture>(m, "GaussianMixture",
+                         "An equal-weight mixture of isotropic Gaussians N(mean_mu, sigma^2 I): "
+                         "the known density of [LSR]'s likelihood experiment.")
+      .def(
+          "__init__",
+          [](py_mixture* self, nb::handle means, double sigma) {
+            auto make = [&]<class T>(T*) -> decltype(py_mixture::held) {
+              const auto v = batch_arg<T>(means, "means");
+              return gaussian_mixture<T>(v.columns(), T(sigma));
+            };
+            auto held = wants_double(means, "means", nb::none()) ? make((double*)nullptr)
+                                                                 : make((float*)nullptr);
+            new (self) py_mixture{std::move(held)};
+          },
+          nb::arg("means"), nb::arg("sigma"), "means: (K, D), one component mean per row.")
+      .def(
+          "log_density",
+          [](const py_mixture& self, nb::handle x) {
+            return self.visit([&](const auto& g) -> nb::object {
+              using T = decltype(scalar_of_mixture(g));
+              const auto v = batch_arg<T>(x, "x");
+              return nb::cast(array_of<T>(g.log_density(v.columns())));
+            });
+          },
+          nb::arg("x"), "log p(x) of each row of x (B, D).")
+      .def(
+          "sample",
+          [](const py_mixture& self, index n, std::uint64_t seed) {
+            return self.visit([&](const auto& g) -> nb::object {
+              using T = decltype(scalar_of_mixture(g));
+              return nb::cast(rows_of<T>(g.sample(n, seed)));
+            });
+          },
+          nb::arg("n"), nb::arg("seed"), "n samples (n, D), from the Philox streams of seed.");
+}
+
+#ifdef ENGRAM_PYTHON_IO
+void bind_io(nb::module_& m) {
+  m.def(
+      "read_idx_images",
+      [](const std::string& path, index max_items, nb::handle dtype) {
+        const bool dbl = !dtype.is_none() && wants_double(nb::none(), "dtype", dtype);
+        auto read = [&]<class T>(T*) {
+          matrix<T> images;
+          {
+            nb::gil_scoped_release release;
+            images = io::read_idx_images<T>(path, max_items);
+          }
+          return nb::cast(rows_of<T>(std::move(images)));
+        };
+        return dbl ? read((double*)nullptr) : read((float*)nullptr);
+      },
+      nb::arg("path"), nb::arg("max_items") = -1, nb::arg("dtype").none() = nb::none(),
+      "The images of an unsigned-byte IDX file (MNIST, Fashion-MNIST; gzip or not) scaled to "
+      "[0, 1], one per row in row-major pixel order: (N, rows * cols), float32 unless dtype "
+      "says float64. OSError for a missing or malformed file.");
+  m.def(
+      "read_idx_labels",
+      [](const std::string& path, index max_items) {
+        Eigen::VectorXi labels;
+        {
+          nb::gil_scoped_release release;
+          labels = io::read_idx_labels(path, max_items);
+        }
+        return array_of<std::int32_t>(std::move(labels));
+      },
+      nb::arg("path"), nb::arg("max_items") = -1,
+      "The labels of a rank-1 unsigned-byte IDX file, int32 (N,).");
+  m.def(
+      "write_png_grid",
+      [](const std::string& path, nb::handle images, index height, index width, index columns,
+         index padding, index zoom, double lo, double hi) {
+        const io::image_grid grid{.height = height,
+                                  .width = width,
+                                  .columns = columns,
+                                  .padding = padding,
+                                  .zoom = zoom,
+                                  .lo = lo,
+                                  .hi = hi};
+        const auto v = batch_arg<double>(images, "images", height * width);
+        nb::gil_scoped_release release;
+        io::write_png_grid(path, v.columns(), grid);
+      },
+      nb::arg("path"), nb::arg("images"), nb::kw_only(), nb::arg("height") = 28,
+      nb::arg("width") = 28, nb::arg("columns") = 0, nb::arg("padding") = 2, nb::arg("zoom") = 1,
+      nb::arg("lo") = 0.0, nb::arg("hi") = 1.0,
+      "Writes the rows of images (N, height * width) as one PNG grid, `columns` images a row "
+      "(0: all in one), values from lo (black) to hi (white).");
+}
+#else
+void bind_io(nb::module_&) {}
+#endif
+
+}  // namespace engram::python
