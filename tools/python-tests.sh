@@ -21,4 +21,5 @@ CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" "${pip[@]}" instal
   --no-build-isolation --config-settings=build-dir="$build/python-build" "$root/python"
 echo "python module built in $((SECONDS - start)) s"
 cd "$root/python/tests"
-"$venv/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"
+ENGRAM_BUILD_DIR="$build" ENGRAM_REQUIRE_CPP=1 \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"

@@ -119,6 +119,71 @@ void bind_analysis(nb::module_& m) {
           nb::arg("n"), nb::arg("seed"), "n samples (n, D), from the Philox streams of seed.");
 }
 
+namespace {
+
+/// A numpy array of `shape` (an int or a tuple) whose C-order entry k is entry k of the stream:
+/// rows of a (K, D) array are the columns of the D x K matrix philox_source fills in C++.
+template <class T, class Fill>
+nb::object counter_array(nb::handle shape, Fill&& fill) {
+  std::vector<std::size_t> dims;
+  if (nb::isinstance<nb::int_>(shape)) {
+    dims.push_back(nb::cast<std::size_t>(shape));
+  } else {
+    for (nb::handle d : shape) dims.push_back(nb::cast<std::size_t>(d));
+  }
+  std::size_t n = 1;
+  for (std::size_t d : dims) n *= d;
+  auto* owned = new vector<T>(index(n));
+  nb::capsule free(owned, [](void* p) noexcept { delete static_cast<vector<T>*>(p); });
+  {
+    nb::gil_scoped_release release;
+    fill(*owned);
+  }
+  return nb::cast(array_out<T>(owned->data(), dims.size(), dims.data(), free));
+}
+
+}  // namespace
+
+void bind_random(nb::module_& m) {
+  nb::class_<philox_source>(m, "Philox",
+                            "engram's counter-based random numbers (Philox 4x32, Random123): "
+                            "entry k of stream s of a seed is the same number in every program "
+                            "and on every machine, so Python reproduces a C++ run's draws.")
+      .def(nb::init<std::uint64_t>(), nb::arg("seed"))
+      .def(
+          "uniform",
+          [](const philox_source& rng, nb::handle shape, std::uint64_t stream, double lo, double hi,
+             nb::handle dtype, std::uint64_t offset) {
+            if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi))
+              throw nb::value_error(("uniform range (" + std::to_string(lo) + ", " +
+                                     std::to_string(hi) + "] is empty or infinite")
+                                        .c_str());
+            auto draw = [&]<class T>(T*) {
+              return counter_array<T>(
+                  shape, [&](vector<T>& v) { rng.fill_uniform(v, stream, T(lo), T(hi), offset); });
+            };
+            return wants_double(nb::none(), "dtype", dtype) ? draw((double*)nullptr)
+                                                            : draw((float*)nullptr);
+          },
+          nb::arg("shape"), nb::arg("stream"), nb::arg("lo") = 0.0, nb::arg("hi") = 1.0,
+          nb::arg("dtype") = "float64", nb::arg("offset") = 0,
+          "Uniform numbers in (lo, hi]: entry k (C order) is entry offset + k of the stream, as "
+          "philox_source::fill_uniform fills a matrix column by column.")
+      .def(
+          "normal",
+          [](const philox_source& rng, nb::handle shape, std::uint64_t stream, nb::handle dtype,
+             std::uint64_t offset) {
+            auto draw = [&]<class T>(T*) {
+              return counter_array<T>(shape,
+                                      [&](vector<T>& v) { rng.fill_normal(v, stream, offset); });
+            };
+            return wants_double(nb::none(), "dtype", dtype) ? draw((double*)nullptr)
+                                                            : draw((float*)nullptr);
+          },
+          nb::arg("shape"), nb::arg("stream"), nb::arg("dtype") = "float64", nb::arg("offset") = 0,
+          "Standard normals (Box-Muller on the stream's blocks), entry k as fill_normal's.");
+}
+
 #ifdef ENGRAM_PYTHON_IO
 void bind_io(nb::module_& m) {
   m.def(
@@ -162,9 +227,15 @@ void bind_io(nb::module_& m) {
                                   .zoom = zoom,
                                   .lo = lo,
                                   .hi = hi};
-        const auto v = batch_arg<double>(images, "images", height * width);
-        nb::gil_scoped_release release;
-        io::write_png_grid(path, v.columns(), grid);
+        // In the images' own scalar type, so that a float32 grid maps to the bytes the same
+        // float matrix gives in C++.
+        auto write = [&]<class T>(T*) {
+          const auto v = batch_arg<T>(images, "images", height * width);
+          nb::gil_scoped_release release;
+          io::write_png_grid(path, v.columns(), grid);
+        };
+        wants_double(images, "images", nb::none()) ? write((double*)nullptr)
+                                                   : write((float*)nullptr);
       },
       nb::arg("path"), nb::arg("images"), nb::kw_only(), nb::arg("height") = 28,
       nb::arg("width") = 28, nb::arg("columns") = 0, nb::arg("padding") = 2, nb::arg("zoom") = 1,

@@ -256,12 +256,13 @@ struct py_retrieve_options {
 };
 
 /// Runs engram::retrieve on `energy` under the memory's lock with the GIL released, and turns
-/// the result into numpy arrays.
+/// the result into numpy arrays; `workspace` (may be null) is the energy's kept workspace.
 template <class Energy>
 py_retrieval_result run_retrieve(const Energy& energy, const shared_lock& lock, nb::handle queries,
                                  const py_stepper& stepper,
                                  const std::shared_ptr<const stop_rule_node>& stop,
-                                 const py_retrieve_options& options);
+                                 const py_retrieve_options& options,
+                                 typename Energy::workspace_type* workspace);
 
 // ------------------------------------------------------------------------------- registration
 
@@ -272,6 +273,7 @@ void bind_random_features(nb::module_& m);
 void bind_analysis(nb::module_& m);
 void bind_io(nb::module_& m);
 void bind_census(nb::module_& m);
+void bind_random(nb::module_& m);
 
 }  // namespace engram::python
 

@@ -11,6 +11,18 @@ template <class... Energies>
 struct energy_box {
   std::variant<std::unique_ptr<Energies>...> energy;
   shared_lock lock;
+  /// The energy's workspace, kept from call to call as a C++ caller would keep it (its buffers
+  /// grow to the largest batch and stay). Used only under `lock`, and never by two calls at
+  /// once: a retrieval with a progress callback (the one way back into Python mid-call) takes
+  /// a fresh workspace instead.
+  mutable std::shared_ptr<void> workspace;
+
+  template <class E>
+  typename E::workspace_type& cached_workspace(const E& e) const {
+    using W = typename E::workspace_type;
+    if (!workspace) workspace = std::make_shared<W>(e.make_workspace());
+    return *static_cast<W*>(workspace.get());
+  }
 
   template <class F>
   decltype(auto) visit(F&& f) const {
@@ -34,7 +46,7 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
              vector<T> out;
              {
                heavy_section section(b.lock);
-               out = e.value(v.columns());
+               out = e.value(v.columns(), b.cached_workspace(e));
              }
              return nb::cast(array_of<T>(std::move(out)));
            });
@@ -49,7 +61,7 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
               matrix<T> g;
               {
                 heavy_section section(b.lock);
-                g = e.gradient(v.columns());
+                g = std::move(e.value_and_gradient(v.columns(), b.cached_workspace(e)).gradient);
               }
               return nb::cast(rows_of<T>(std::move(g)));
             });
@@ -65,7 +77,7 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
               matrix<T> gradient;
               {
                 heavy_section section(b.lock);
-                auto r = e.value_and_gradient(v.columns());
+                auto r = e.value_and_gradient(v.columns(), b.cached_workspace(e));
                 value = std::move(r.value);
                 gradient = std::move(r.gradient);
               }
@@ -106,8 +118,10 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
          const std::shared_ptr<const stop_rule_node>& stop, nb::object clamp, nb::object progress,
          bool record_trace) {
         const py_retrieve_options o{clamp, progress, record_trace};
-        return b.visit(
-            [&](const auto& e) { return run_retrieve(e, b.lock, queries, stepper, stop, o); });
+        return b.visit([&](const auto& e) {
+          return run_retrieve(e, b.lock, queries, stepper, stop, o,
+                              progress.is_none() ? &b.cached_workspace(e) : nullptr);
+        });
       },
       nb::arg("energy"), nb::arg("queries"), nb::arg("stepper"), nb::arg("stop"), nb::kw_only(),
       nb::arg("clamp").none() = nb::none(), nb::arg("progress").none() = nb::none(),

@@ -12,5 +12,6 @@ NB_MODULE(_engram, m) {
   py::bind_dense(m);
   py::bind_random_features(m);
   py::bind_analysis(m);
+  py::bind_random(m);
   py::bind_io(m);
 }

@@ -8,7 +8,8 @@ template <class Energy>
 py_retrieval_result run_retrieve(const Energy& energy, const shared_lock& lock, nb::handle queries,
                                  const py_stepper& stepper,
                                  const std::shared_ptr<const stop_rule_node>& stop,
-                                 const py_retrieve_options& options) {
+                                 const py_retrieve_options& options,
+                                 typename Energy::workspace_type* workspace) {
   using T = typename Energy::scalar_type;
   const auto x = batch_arg<T>(queries, "queries", energy.dim());
   const runtime_stop rule = checked_stop(stop);
@@ -26,6 +27,7 @@ py_retrieval_result run_retrieve(const Energy& energy, const shared_lock& lock, 
     using S = std::decay_t<decltype(s)>;
     if constexpr (stepper_for<S, gradient_flow<Energy>>) {
       heavy_section section(lock);
+      if (workspace) return retrieve(energy, x.columns(), s, rule, o, *workspace);
       return retrieve(energy, x.columns(), s, rule, o);
     } else {
       throw invalid_argument(

@@ -212,3 +212,26 @@ def test_memories_are_saved_and_loaded(tmp_path):
         engram.DenseMemory.load(str(tmp_path / "absent.engram"))
     with pytest.raises(OSError):
         dense.save(str(tmp_path / "no" / "such" / "dir.engram"))
+
+
+def test_philox_streams_are_counter_based():
+    rng = engram.Philox(7)
+    u = rng.uniform((3, 4), stream=2)
+    assert u.shape == (3, 4) and u.dtype == np.float64
+    assert np.all((u > 0) & (u <= 1))
+    # Entry k of a stream is the same number however it is asked for: by shape, by offset,
+    # from another object of the same seed, and rounded to float32 in a float32 array.
+    np.testing.assert_array_equal(u.ravel(), engram.Philox(7).uniform(12, stream=2))
+    np.testing.assert_array_equal(rng.uniform(5, stream=2, offset=7), u.ravel()[7:])
+    np.testing.assert_array_equal(rng.uniform(12, stream=2, dtype="float32"),
+                                  u.ravel().astype(np.float32))
+    assert not np.array_equal(rng.uniform(12, stream=3), u.ravel())
+    np.testing.assert_allclose(rng.uniform(4, stream=2, lo=-1.0, hi=3.0),
+                               -1.0 + 4.0 * u.ravel()[:4], rtol=1e-15)
+    z = rng.normal(100000, stream=0)
+    # Standard normals: mean within 5 standard errors (1/sqrt(1e5) = 0.003), variance within
+    # 5 of its standard errors (sqrt(2/1e5) = 0.0045).
+    assert abs(z.mean()) < 0.016 and abs(z.var() - 1) < 0.023
+    np.testing.assert_array_equal(rng.normal(6, stream=0, offset=4), z[4:10])
+    with pytest.raises(ValueError, match="empty"):
+        rng.uniform(3, stream=0, lo=1.0, hi=1.0)

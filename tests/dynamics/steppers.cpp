@@ -306,3 +306,29 @@ TEST_CASE("a steady descent loop allocates nothing", "[dynamics][allocations]") 
               engram::gradient_descent<double>{}, "drdam sincos");
 }
 #endif
+
+TEST_CASE("retrieve with the caller's workspace works for composite energies too",
+          "[dynamics][workspace]") {
+  // sum_energy (the hybrid) and mapped_energy (normalized LSE) have workspaces without a default
+  // state; a flow over the caller's workspace must not need one. Reusing one workspace for two
+  // retrievals gives the bits of retrievals that make their own.
+  engram::philox_source rng(12);
+  Eigen::MatrixXd xi(6, 30), queries(6, 5), noise(6, 5);
+  rng.fill_uniform(xi, 0);
+  rng.fill_normal(noise, 1);
+  queries = xi.leftCols(5) + 0.05 * noise;
+  const engram::dense_memory<double> memory(xi);
+  const auto stop = engram::stop::after(20);
+  const auto same = [&](const auto& energy) {
+    auto ws = energy.make_workspace();
+    for (int round = 0; round < 2; ++round) {
+      const auto own = engram::retrieve(energy, queries, engram::gradient_descent<double>{}, stop);
+      const auto kept =
+          engram::retrieve(energy, queries, engram::gradient_descent<double>{}, stop, {}, ws);
+      CHECK(kept.states == own.states);
+      CHECK(kept.energies == own.energies);
+    }
+  };
+  same(engram::hybrid_energy<double>(memory, 20.0, 1e-3, 80.0));
+  same(engram::normalized_lse_energy<double>(engram::lse_dot_energy<double>(memory, 4.0)));
+}

@@ -9,6 +9,7 @@
 // the same states, maps them without a second support search.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "engram/backend/cpu.hpp"
@@ -28,7 +29,7 @@ class gradient_flow {
   /// The flow of `energy` (held by reference) over a batch of `batch` columns; `clamp` is
   /// empty (nothing clamped), D x 1 (shared by the batch) or D x batch.
   gradient_flow(const Energy& energy, index batch, const mask& clamp = {})
-      : energy_(&energy), own_(energy.make_workspace()), ws_(&own_), generation_(generation()) {
+      : energy_(&energy), own_(energy.make_workspace()), ws_(&*own_), generation_(generation()) {
     set_clamp(clamp, batch);
   }
   /// The same, evaluating with the caller's workspace.
@@ -133,7 +134,9 @@ class gradient_flow {
   };
 
   const Energy* energy_;
-  workspace_type own_{};
+  // Only a flow that made its own workspace holds one: some workspaces (sum_energy's tuple of
+  // its terms') have no default state.
+  std::optional<workspace_type> own_;
   workspace_type* ws_;
   std::uint64_t generation_;
   matrix<scalar_type> free_;
