@@ -132,7 +132,9 @@ nb::object counter_array(nb::handle shape, Fill&& fill) {
     for (nb::handle d : shape) dims.push_back(nb::cast<std::size_t>(d));
   }
   std::size_t n = 1;
-  for (std::size_t d : dims) n *= d;
+  for (std::size_t d : dims)
+    if (__builtin_mul_overflow(n, d, &n) || n > (std::size_t(1) << 40))
+      throw nb::value_error("shape asks for more than 2^40 numbers");
   auto* owned = new vector<T>(index(n));
   nb::capsule free(owned, [](void* p) noexcept { delete static_cast<vector<T>*>(p); });
   {

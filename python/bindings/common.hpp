@@ -274,6 +274,7 @@ void bind_analysis(nb::module_& m);
 void bind_io(nb::module_& m);
 void bind_census(nb::module_& m);
 void bind_random(nb::module_& m);
+void bind_learning(nb::module_& m);
 
 }  // namespace engram::python
 

@@ -14,4 +14,5 @@ NB_MODULE(_engram, m) {
   py::bind_analysis(m);
   py::bind_random(m);
   py::bind_io(m);
+  py::bind_learning(m);
 }

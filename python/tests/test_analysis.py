@@ -235,3 +235,10 @@ def test_philox_streams_are_counter_based():
     np.testing.assert_array_equal(rng.normal(6, stream=0, offset=4), z[4:10])
     with pytest.raises(ValueError, match="empty"):
         rng.uniform(3, stream=0, lo=1.0, hi=1.0)
+
+
+def test_philox_refuses_shapes_beyond_memory():
+    with pytest.raises(ValueError, match="2\\^40"):
+        engram.Philox(1).uniform((2**32, 2**32), stream=0)
+    with pytest.raises(ValueError, match="2\\^40"):
+        engram.Philox(1).normal((2**63, 4), stream=0)
