@@ -21,5 +21,6 @@ CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" "${pip[@]}" instal
   --no-build-isolation --config-settings=build-dir="$build/python-build" "$root/python"
 echo "python module built in $((SECONDS - start)) s"
 cd "$root/python/tests"
-ENGRAM_BUILD_DIR="$build" ENGRAM_REQUIRE_CPP=1 \
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"
+# ENGRAM_REQUIRE_CPP=1 (ctest sets it where the examples are built) makes the comparison with
+# the C++ flagship fail, not skip, when the binary is missing.
+ENGRAM_BUILD_DIR="$build" "$venv/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"

@@ -129,7 +129,8 @@ def main():
         py = statistics.median(results[0][1])
         print(f"\n{c.kind} step, {shape}")
         print(f"  {'C++ (bench_peers)':<26} {ms(cpp_times):>28} ms")
-        print(f"  {'the step''s GEMMs (C++)':<26} {ms(gemm_times):>28} ms")
+        gemms = "the step's GEMMs (C++)"
+        print(f"  {gemms:<26} {ms(gemm_times):>28} ms")
         for name, times, diff in results:
             t = statistics.median(times)
             if name.startswith("engram") or name.startswith("  the same"):

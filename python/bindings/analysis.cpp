@@ -35,7 +35,7 @@ void bind_analysis(nb::module_& m) {
       .def_ro("radius", &py_beta_search::radius, "the basin radius r")
       .def_ro("mean_interactions", &py_beta_search::mean_interactions,
               "mean over patterns of the patterns within 2r")
-      .def_ro("iterations", &py_beta_search::iterations);
+      .def_ro("iterations", &py_beta_search::iterations, "bisection steps taken");
 
   m.def(
       "interaction_beta",
@@ -62,6 +62,8 @@ void bind_analysis(nb::module_& m) {
       [](nb::handle a, nb::handle b) {
         const auto x = batch_arg<double>(a, "a");
         const auto y = batch_arg<double>(b, "b");
+        require_finite("a", x.columns());
+        require_finite("b", y.columns());
         return binarised_hamming(x.columns(), y.columns());
       },
       nb::arg("a"), nb::arg("b"),
@@ -126,10 +128,18 @@ namespace {
 template <class T, class Fill>
 nb::object counter_array(nb::handle shape, Fill&& fill) {
   std::vector<std::size_t> dims;
+  auto size = [](nb::handle d) {
+    long long v = 0;
+    if (!nb::try_cast(d, v) || v < 0)
+      throw nb::value_error(
+          ("shape has the entry " + std::string(nb::repr(d).c_str()) + "; each must be an int >= 0")
+              .c_str());
+    return std::size_t(v);
+  };
   if (nb::isinstance<nb::int_>(shape)) {
-    dims.push_back(nb::cast<std::size_t>(shape));
+    dims.push_back(size(shape));
   } else {
-    for (nb::handle d : shape) dims.push_back(nb::cast<std::size_t>(d));
+    for (nb::handle d : shape) dims.push_back(size(d));
   }
   std::size_t n = 1;
   for (std::size_t d : dims)
@@ -233,6 +243,7 @@ void bind_io(nb::module_& m) {
         // float matrix gives in C++.
         auto write = [&]<class T>(T*) {
           const auto v = batch_arg<T>(images, "images", height * width);
+          require_finite("images", v.columns());
           nb::gil_scoped_release release;
           io::write_png_grid(path, v.columns(), grid);
         };

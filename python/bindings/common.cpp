@@ -2,6 +2,7 @@
 // binding that do not depend on an energy.
 #include "common.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace engram::python {
@@ -49,12 +50,20 @@ bool integers_fit(nb::handle array, const dtype_info& d) {
 /// `object` as a C-contiguous array of T with `ndim` dimensions: in place when it already is
 /// one, else one exact conversion (refused when lossy).
 template <class T, std::size_t N>
-std::pair<nb::object, nb::ndarray<const T, nb::ndim<N>, nb::c_contig>> c_array(nb::handle object,
-                                                                               const char* name) {
-  using view = nb::ndarray<const T, nb::ndim<N>, nb::c_contig>;
+using host_view = nb::ndarray<const T, nb::ndim<N>, nb::c_contig, nb::device::cpu>;
+
+template <class T, std::size_t N>
+std::pair<nb::object, host_view<T, N>> c_array(nb::handle object, const char* name) {
+  using view = host_view<T, N>;
   view a;
   // The fast path: an array of T in C order is read where it lies.
   if (nb::try_cast(object, a, /*convert=*/false)) return {nb::borrow(object), a};
+  // Arrays elsewhere (a CUDA tensor) are refused rather than read as host memory.
+  nb::ndarray<> any;
+  if (nb::try_cast(object, any, false) && any.device_type() != nb::device::cpu::value)
+    throw nb::type_error((std::string(name) + " is not in host memory (DLPack device type " +
+                          std::to_string(any.device_type()) + "); move it to the CPU first")
+                             .c_str());
   nb::object array = numpy().attr("asarray")(object);
   const dtype_info d = dtype_of(array);
   const std::size_t ndim = nb::cast<std::size_t>(array.attr("ndim"));
@@ -112,7 +121,7 @@ batch_view<T> batch_arg(nb::handle object, const char* name, index dim) {
   if (dim >= 0 && v.dim != dim) {
     std::ostringstream s;
     s << name << " has shape (" << v.batch << ", " << v.dim << "): " << v.dim
-      << " columns, but the memory's patterns have D = " << dim;
+      << " columns, where D = " << dim << " are required";
     throw nb::value_error(s.str().c_str());
   }
   return v;
@@ -296,7 +305,14 @@ node leaf(stop_rule_node::kind k, double threshold, index steps = 0) {
 }
 
 node combine(stop_rule_node::kind k, const node& a, const node& b) {
+  // Rules are trees checked (and freed) recursively: a bound on their depth keeps that from
+  // exhausting the stack.
+  constexpr int most = 256;
+  if (std::max(a->depth, b->depth) >= most)
+    throw nb::value_error(
+        ("a stop rule may nest " + std::to_string(most) + " combinations deep at most").c_str());
   auto n = std::make_shared<stop_rule_node>();
+  n->depth = std::max(a->depth, b->depth) + 1;
   n->k = k;
   n->a = a;
   n->b = b;
@@ -305,12 +321,16 @@ node combine(stop_rule_node::kind k, const node& a, const node& b) {
 
 }  // namespace
 
-progress_callback progress_of(nb::object callback) {
+progress_callback progress_of(nb::handle callback) {
   if (callback.is_none()) return {};
-  return [callback](const work_progress& p) {
-    nb::gil_scoped_acquire gil;
-    callback(p);
-  };
+  return [call = python_callable{callback}](const work_progress& p) { call(p); };
+}
+
+void refuse_if_busy(const shared_lock& lock, const char* what) {
+  if (lock->busy > 0)
+    throw memory_changed(std::string(what) +
+                         " would change the memory while a call reading it is under way (from "
+                         "its progress callback); change it after the call returns");
 }
 
 void bind_census(nb::module_& m) {
@@ -320,37 +340,47 @@ void bind_census(nb::module_& m) {
       .def_ro("minima", &py_minima_census::minima, "(M, D), one minimum per row")
       .def_ro("energies", &py_minima_census::energies, "(M,) the energy of each minimum")
       .def_ro("supports", &py_minima_census::supports,
-              "for LSR minima, the patterns each is the centroid of (int64 arrays, ascending); "
-              "empty lists for minima found by descent")
+              "for LSR minima, the patterns each is the centroid of (int64 arrays, "
+              "ascending); descent_minima leaves this list empty")
       .def_ro("emergent", &py_minima_census::emergent, "(M,) bool: not a stored pattern")
       .def_ro("retrievable", &py_minima_census::retrievable,
               "(K,) bool: the stored pattern is still a minimum")
       .def_ro("unfinished", &py_minima_census::unfinished,
               "descent_minima: starts that did not converge (halted or unsupported)")
-      .def_prop_ro("count", [](const py_minima_census& c) { return nb::len(c.energies); })
+      .def_prop_ro(
+          "count", [](const py_minima_census& c) { return nb::len(c.energies); },
+          "M, the minima found")
       .def_prop_ro(
           "emergent_count",
-          [](const py_minima_census& c) { return nb::cast<index>(c.emergent.attr("sum")()); })
-      .def_prop_ro("stored_count",
-                   [](const py_minima_census& c) {
-                     return index(nb::len(c.energies)) - nb::cast<index>(c.emergent.attr("sum")());
-                   })
-      .def_prop_ro("retrievable_count", [](const py_minima_census& c) {
-        return nb::cast<index>(c.retrievable.attr("sum")());
-      });
+          [](const py_minima_census& c) { return nb::cast<index>(c.emergent.attr("sum")()); },
+          "minima that are not stored patterns")
+      .def_prop_ro(
+          "stored_count",
+          [](const py_minima_census& c) {
+            return index(nb::len(c.energies)) - nb::cast<index>(c.emergent.attr("sum")());
+          },
+          "minima that are stored patterns")
+      .def_prop_ro(
+          "retrievable_count",
+          [](const py_minima_census& c) { return nb::cast<index>(c.retrievable.attr("sum")()); },
+          "stored patterns that are still minima");
 }
 
 void bind_common(nb::module_& m) {
   nb::class_<work_progress>(m, "WorkProgress", "What a progress callback of a long call receives.")
-      .def_ro("done", &work_progress::done)
-      .def_ro("total", &work_progress::total);
+      .def_ro("done", &work_progress::done, "items done so far")
+      .def_ro("total", &work_progress::total, "items in all");
 
   using K = stop_rule_node::kind;
   nb::class_<stop_rule_node>(m, "StopRule",
                              "When retrieval ends a sample. Build one with the functions of "
                              "engram.stop and combine with | (either) and & (both).")
-      .def("__or__", [](const node& a, const node& b) { return combine(K::any, a, b); })
-      .def("__and__", [](const node& a, const node& b) { return combine(K::all, a, b); })
+      .def(
+          "__or__", [](const node& a, const node& b) { return combine(K::any, a, b); },
+          "Stop when either rule says so (C++ ||).")
+      .def(
+          "__and__", [](const node& a, const node& b) { return combine(K::all, a, b); },
+          "Stop when both rules say so (C++ &&).")
       .def_prop_ro("bounded", &stop_rule_node::bounded,
                    "True when the rule halts every sample after finitely many steps (it "
                    "contains stop.after on every path); retrieve() requires it.")
@@ -380,7 +410,7 @@ void bind_common(nb::module_& m) {
           "__init__",
           [](py_gradient_descent* p, double step) { new (p) py_gradient_descent{step}; },
           nb::arg("step") = 0.1)
-      .def_rw("step", &py_gradient_descent::step)
+      .def_rw("step", &py_gradient_descent::step, "eta, the step size")
       .def("__repr__", [](const py_gradient_descent& p) {
         return "GradientDescent(step=" + std::to_string(p.step) + ")";
       });
@@ -392,12 +422,12 @@ void bind_common(nb::module_& m) {
             new (p) py_momentum{step, coefficient};
           },
           nb::arg("step") = 0.1, nb::arg("coefficient") = 0.9)
-      .def_rw("step", &py_momentum::step)
-      .def_rw("coefficient", &py_momentum::coefficient);
+      .def_rw("step", &py_momentum::step, "h, the step size")
+      .def_rw("coefficient", &py_momentum::coefficient, "mu in [0, 1)");
   nb::class_<py_rk4>(m, "RK4", "Classic fourth-order Runge-Kutta on the gradient flow.")
       .def(
           "__init__", [](py_rk4* p, double step) { new (p) py_rk4{step}; }, nb::arg("step") = 0.1)
-      .def_rw("step", &py_rk4::step);
+      .def_rw("step", &py_rk4::step, "h, the step size");
   nb::class_<py_dormand_prince>(m, "DormandPrince",
                                 "Adaptive Dormand-Prince 5(4), one step size per sample; a "
                                 "sample whose step falls below min_step is reported diverged.")
@@ -411,12 +441,14 @@ void bind_common(nb::module_& m) {
           nb::arg("initial_step") = 0.01, nb::arg("abs_tolerance") = 1e-6,
           nb::arg("rel_tolerance") = 1e-6, nb::arg("max_step") = 1e3, nb::arg("min_step") = 1e-12,
           nb::arg("max_attempts") = 64)
-      .def_rw("initial_step", &py_dormand_prince::initial_step)
-      .def_rw("abs_tolerance", &py_dormand_prince::abs_tolerance)
-      .def_rw("rel_tolerance", &py_dormand_prince::rel_tolerance)
-      .def_rw("max_step", &py_dormand_prince::max_step)
-      .def_rw("min_step", &py_dormand_prince::min_step)
-      .def_rw("max_attempts", &py_dormand_prince::max_attempts);
+      .def_rw("initial_step", &py_dormand_prince::initial_step, "h_0 of every sample")
+      .def_rw("abs_tolerance", &py_dormand_prince::abs_tolerance, "atol")
+      .def_rw("rel_tolerance", &py_dormand_prince::rel_tolerance, "rtol")
+      .def_rw("max_step", &py_dormand_prince::max_step, "h never grows beyond this")
+      .def_rw("min_step", &py_dormand_prince::min_step,
+              "a sample needing a smaller step has failed (diverged)")
+      .def_rw("max_attempts", &py_dormand_prince::max_attempts,
+              "rejected tries allowed within one step");
   nb::class_<py_centroid_iteration>(
       m, "CentroidIteration",
       "LSR's Algorithm 1: x <- the mean of the patterns in x's support (compact energies only). "
@@ -427,7 +459,8 @@ void bind_common(nb::module_& m) {
             new (p) py_centroid_iteration{outside_step};
           },
           nb::arg("outside_step") = 0.0)
-      .def_rw("outside_step", &py_centroid_iteration::outside_step);
+      .def_rw("outside_step", &py_centroid_iteration::outside_step,
+              "the gradient step of a state outside every support (0: it stays put)");
 
   nb::class_<retrieval_progress>(m, "RetrievalProgress",
                                  "What a progress callback receives after every step.")
@@ -437,22 +470,37 @@ void bind_common(nb::module_& m) {
 
   nb::class_<py_retrieval_result>(m, "RetrievalResult",
                                   "What retrieve() returns: one row or entry per sample.")
-      .def_ro("states", &py_retrieval_result::states, "(B, D) final states")
-      .def_ro("energies", &py_retrieval_result::energies, "(B,) energy of each final state")
-      .def_ro("steps", &py_retrieval_result::steps, "(B,) int64: steps each sample took")
-      .def_ro("converged", &py_retrieval_result::converged,
-              "(B,) bool: stopped by a convergence criterion rather than the step limit")
-      .def_ro("unsupported", &py_retrieval_result::unsupported,
-              "(B,) bool: stopped where no memory reaches the state (the energy's ceiling)")
-      .def_ro("diverged", &py_retrieval_result::diverged,
-              "(B,) bool: a step left the finite numbers (the sample keeps its last finite "
-              "state)")
-      .def_ro("energy_trace", &py_retrieval_result::energy_trace,
-              "(T + 1, B) energies at every step when record_trace=True, else None")
+      .def_prop_ro(
+          "states", [](const py_retrieval_result& r) { return r.states; }, nb::rv_policy::automatic,
+          "(B, D) final states")
+      .def_prop_ro(
+          "energies", [](const py_retrieval_result& r) { return r.energies; },
+          nb::rv_policy::automatic, "(B,) energy of each final state")
+      .def_prop_ro(
+          "steps", [](const py_retrieval_result& r) { return r.steps; }, nb::rv_policy::automatic,
+          "(B,) int64: steps each sample took")
+      .def_prop_ro(
+          "converged", [](const py_retrieval_result& r) { return r.converged; },
+          nb::rv_policy::automatic,
+          "(B,) bool: stopped by a convergence criterion rather than the step limit")
+      .def_prop_ro(
+          "unsupported", [](const py_retrieval_result& r) { return r.unsupported; },
+          nb::rv_policy::automatic,
+          "(B,) bool: stopped where no memory reaches the state (the energy's ceiling)")
+      .def_prop_ro(
+          "diverged", [](const py_retrieval_result& r) { return r.diverged; },
+          nb::rv_policy::automatic,
+          "(B,) bool: a step left the finite numbers (the sample keeps its last finite "
+          "state)")
+      .def_prop_ro(
+          "energy_trace", [](const py_retrieval_result& r) { return r.energy_trace; },
+          nb::rv_policy::automatic,
+          "(T + 1, B) energies at every step when record_trace=True, else None")
       .def_prop_ro(
           "all_converged",
           [](const py_retrieval_result& r) {
-            return PyObject_IsTrue(r.converged.attr("all")().ptr()) == 1;
+            const bool* c = static_cast<const bool*>(r.converged.data());
+            return std::all_of(c, c + r.converged.size(), [](bool b) { return b; });
           },
           "True when every sample converged");
 

@@ -88,6 +88,7 @@ struct batch_view {
 };
 
 /// Reads `object` (any array-like) as a (B, D) batch of T; `dim` >= 0 requires D = dim.
+/// Arrays on a device other than the CPU are refused (TypeError).
 template <class T>
 batch_view<T> batch_arg(nb::handle object, const char* name, index dim = -1);
 
@@ -102,6 +103,9 @@ mask mask_arg(nb::handle object, index dim, index batch);
 
 template <class T>
 using array_out = nb::ndarray<nb::numpy, T>;
+/// A numpy array of either dtype: what a call returns whose dtype follows the memory's (typed
+/// numpy.ndarray in the stubs).
+using any_array = nb::ndarray<nb::numpy>;
 
 /// A D x B matrix as a (B, D) numpy array that owns it (moved, not copied).
 template <class T>
@@ -122,24 +126,55 @@ array_out<T> array_of(V&& v) {
   return array_out<T>(owned->data(), 1, shape, free);
 }
 
-/// Writes a D x B result into `out`, a C-contiguous writable (B, D) array of T (the caller's
-/// buffer: no copy). Anything else is refused, since a copy would not reach the caller.
-template <class T>
-Eigen::Map<matrix<T>> out_arg(nb::handle out, const char* name, index dim, index batch);
-
 // ------------------------------------------------------------------------------- locks
 
-/// One lock per memory, shared by every energy over it: calls run with the GIL released, so two
-/// Python threads could otherwise change a memory while an energy reads it. Recursive, so that a
-/// progress callback may call back into engram (a memory changed there raises memory_changed).
-using shared_lock = std::shared_ptr<std::recursive_mutex>;
+/// One guard per memory, shared by every energy over it: calls run with the GIL released, so two
+/// Python threads could otherwise change a memory while an energy reads it. The mutex is
+/// recursive, so that a callback may call back into engram from the thread that holds it; `busy`
+/// counts the calls under way that hold references into the memory while they call Python
+/// (retrieval, enumeration, encoding with a progress callback), and add() and remove() refuse
+/// to run while it is not zero.
+struct memory_guard {
+  std::recursive_mutex mutex;
+  int busy = 0;
+};
+using shared_lock = std::shared_ptr<memory_guard>;
+
+inline shared_lock make_guard() {
+  return std::make_shared<memory_guard>();
+}
 
 /// Releases the GIL, then takes the memory's lock (in that order: a thread holding the lock may
 /// need the GIL for a progress callback).
 struct heavy_section {
   nb::gil_scoped_release release;
   std::lock_guard<std::recursive_mutex> hold;
-  explicit heavy_section(const shared_lock& lock) : hold(*lock) {}
+  explicit heavy_section(const shared_lock& lock) : hold(lock->mutex) {}
+};
+
+/// Marks the memory busy while a call that calls Python runs (taken inside a heavy_section).
+struct busy_section {
+  memory_guard& guard;
+  explicit busy_section(const shared_lock& lock) : guard(*lock) { ++guard.busy; }
+  ~busy_section() { --guard.busy; }
+  busy_section(const busy_section&) = delete;
+  busy_section& operator=(const busy_section&) = delete;
+};
+
+/// Throws memory_changed (RuntimeError) when `what` would change a memory that a call under way
+/// is reading: from a progress callback of that call. Called inside a heavy_section (any other
+/// thread waits for the lock, and finds the memory idle once it has it).
+void refuse_if_busy(const shared_lock& lock, const char* what);
+
+/// A Python callable held by a C++ callback: borrowed (the caller's arguments keep it alive for
+/// the call), so that copying the callback where the GIL is released touches no reference count.
+struct python_callable {
+  nb::handle callable;
+  template <class... A>
+  nb::object operator()(A&&... a) const {
+    nb::gil_scoped_acquire gil;
+    return callable(std::forward<A>(a)...);
+  }
 };
 
 // ------------------------------------------------------------------------------- stop rules
@@ -150,6 +185,7 @@ struct stop_rule_node {
   kind k = kind::after;
   double threshold = 0;
   index steps = 0;
+  int depth = 1;  ///< nodes on the longest path from here to a leaf
   std::shared_ptr<const stop_rule_node> a, b;
 
   bool bounded() const;
@@ -220,7 +256,8 @@ decltype(auto) with_stepper(const py_stepper& s, F&& f) {
 
 /// What retrieve returns to Python: numpy arrays, one row (or entry) per sample.
 struct py_retrieval_result {
-  nb::object states, energies, steps, converged, unsupported, diverged, energy_trace;
+  any_array states, energies, steps, converged, unsupported, diverged;
+  std::optional<any_array> energy_trace;
 };
 
 /// A census of minima (enumerate_lsr_minima, descent_minima) as numpy arrays.
@@ -245,8 +282,8 @@ py_minima_census census_of(minima_census<T>&& c, index unfinished) {
   return out;
 }
 
-/// A Python callable as a progress_callback (work_progress), called with the GIL held.
-progress_callback progress_of(nb::object callback);
+/// A Python callable (or None) as a progress_callback (work_progress), called with the GIL held.
+progress_callback progress_of(nb::handle callback);
 
 /// The options of retrieve() as Python gives them.
 struct py_retrieve_options {
@@ -256,13 +293,14 @@ struct py_retrieve_options {
 };
 
 /// Runs engram::retrieve on `energy` under the memory's lock with the GIL released, and turns
-/// the result into numpy arrays; `workspace` (may be null) is the energy's kept workspace.
+/// the result into numpy arrays; `workspace` (may be null) is the slot of the energy's kept
+/// workspace, filled under the lock on first use.
 template <class Energy>
 py_retrieval_result run_retrieve(const Energy& energy, const shared_lock& lock, nb::handle queries,
                                  const py_stepper& stepper,
                                  const std::shared_ptr<const stop_rule_node>& stop,
                                  const py_retrieve_options& options,
-                                 typename Energy::workspace_type* workspace);
+                                 std::shared_ptr<void>* workspace);
 
 // ------------------------------------------------------------------------------- registration
 
@@ -275,6 +313,7 @@ void bind_io(nb::module_& m);
 void bind_census(nb::module_& m);
 void bind_random(nb::module_& m);
 void bind_learning(nb::module_& m);
+void bind_spins(nb::module_& m);
 
 }  // namespace engram::python
 

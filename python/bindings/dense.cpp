@@ -14,7 +14,7 @@ namespace {
 
 struct py_dense_memory {
   std::variant<std::unique_ptr<dense_memory<float>>, std::unique_ptr<dense_memory<double>>> memory;
-  shared_lock lock = std::make_shared<std::recursive_mutex>();
+  shared_lock lock = make_guard();
 
   template <class F>
   decltype(auto) visit(F&& f) const {
@@ -48,6 +48,14 @@ support_method method_of(const std::string& name) {
 
 struct py_lse : energy_box<lse_energy<float>, lse_energy<double>> {};
 struct py_lse_dot : energy_box<lse_dot_energy<float>, lse_dot_energy<double>> {};
+template <class T>
+using linear_gaussian_energy = dense_energy<gaussian, linear_scaling, T>;
+template <class T>
+using linear_exp_dot_energy = dense_energy<exp_dot, linear_scaling, T>;
+struct py_linear_gaussian
+    : energy_box<linear_gaussian_energy<float>, linear_gaussian_energy<double>> {};
+struct py_linear_exp_dot : energy_box<linear_exp_dot_energy<float>, linear_exp_dot_energy<double>> {
+};
 struct py_normalized_lse : energy_box<normalized_lse_energy<float>, normalized_lse_energy<double>> {
 };
 struct py_lsr : energy_box<lsr_energy<float>, lsr_energy<double>> {};
@@ -151,14 +159,14 @@ void def_descent_minima(nb::module_& m) {
           const runtime_stop rule = checked_stop(stop);
           descent_census_options o{.tolerance = tolerance};
           if (!progress.is_none())
-            o.progress = [progress](const retrieval_progress& r) {
-              nb::gil_scoped_acquire gil;
-              progress(r);
+            o.progress = [call = python_callable{progress}](const retrieval_progress& r) {
+              call(r);
             };
           auto census = with_stepper<T>(stepper, [&](const auto& s) -> descent_census<T> {
             using S = std::decay_t<decltype(s)>;
             if constexpr (stepper_for<S, gradient_flow<std::decay_t<decltype(e)>>>) {
               heavy_section section(b.lock);
+              busy_section busy(b.lock);
               return descent_minima(e, p.columns(), x.columns(), s, rule, o);
             } else {
               throw invalid_argument(
@@ -207,6 +215,7 @@ void bind_dense(nb::module_& m) {
               using T = typename std::decay_t<decltype(mem)>::scalar_type;
               const auto v = batch_arg<T>(patterns, "patterns", mem.dim());
               heavy_section section(self.lock);
+              refuse_if_busy(self.lock, "DenseMemory.add");
               return mem.add(v.columns());
             });
           },
@@ -216,6 +225,7 @@ void bind_dense(nb::module_& m) {
           [](py_dense_memory& self, std::vector<index> indices) {
             self.visit([&](auto& mem) {
               heavy_section section(self.lock);
+              refuse_if_busy(self.lock, "DenseMemory.remove");
               mem.remove(std::move(indices));
             });
           },
@@ -273,17 +283,18 @@ void bind_dense(nb::module_& m) {
       .def_static(
           "load",
           [](const std::string& path, nb::handle dtype) {
-            bool dbl;
-            if (dtype.is_none()) {
-              const auto header = io::read_memory_file_header(path);
-              if (header.object != io::memory_object::dense)
-                throw nb::value_error(
-                    ("'" + path + "' holds a distributed memory; use DistributedMemory.load")
-                        .c_str());
-              dbl = header.scalar_bytes == 8;
-            } else {
-              dbl = wants_double(nb::none(), "dtype", dtype);
-            }
+            const auto header = io::read_memory_file_header(path);
+            if (header.object != io::memory_object::dense)
+              throw nb::value_error(
+                  ("'" + path + "' holds a distributed memory; use DistributedMemory.load")
+                      .c_str());
+            const bool dbl = dtype.is_none() ? header.scalar_bytes == 8
+                                             : wants_double(nb::none(), "dtype", dtype);
+            if (header.scalar_bytes == 8 && !dbl)
+              throw nb::type_error(("'" + path +
+                                    "' holds float64 patterns; loading them as float32 would "
+                                    "round them (omit dtype to load float64)")
+                                       .c_str());
             py_dense_memory out;
             nb::gil_scoped_release release;
             if (dbl)
@@ -310,7 +321,8 @@ void bind_dense(nb::module_& m) {
           return std::make_unique<lse_energy<T>>(mem, T(beta));
         });
       },
-      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>());
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
+      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
   def_energy(m, lse);
   def_beta(lse);
 
@@ -325,9 +337,42 @@ void bind_dense(nb::module_& m) {
           return std::make_unique<lse_dot_energy<T>>(mem, T(beta));
         });
       },
-      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>());
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
+      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
   def_energy(m, lse_dot);
   def_beta(lse_dot);
+
+  auto linear_gaussian = nb::class_<py_linear_gaussian>(
+      m, "LinearGaussian",
+      "E(x) = -(1/beta) sum_mu exp(-beta/2 ||x - xi_mu||^2): the Gaussian kernel with the "
+      "linear scaling; grad E = sum_mu w_mu (x - xi_mu), w_mu = exp(-beta/2 ||x - xi_mu||^2).");
+  linear_gaussian.def(
+      "__init__",
+      [](py_linear_gaussian* self, const py_dense_memory& memory, double beta) {
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<linear_gaussian_energy<T>>(mem, T(beta));
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
+      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
+  def_energy(m, linear_gaussian);
+  def_beta(linear_gaussian);
+
+  auto linear_exp_dot = nb::class_<py_linear_exp_dot>(
+      m, "LinearExpDot",
+      "E(x) = -(1/beta) sum_mu exp(beta <xi_mu, x>) + ||x||^2 / 2: the dot kernel with the "
+      "linear scaling; where exp(beta <xi, x>) overflows the dtype, FloatingPointError.");
+  linear_exp_dot.def(
+      "__init__",
+      [](py_linear_exp_dot* self, const py_dense_memory& memory, double beta) {
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<linear_exp_dot_energy<T>>(mem, T(beta));
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
+      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
+  def_energy(m, linear_exp_dot);
+  def_beta(linear_exp_dot);
 
   auto normalized = nb::class_<py_normalized_lse>(
       m, "NormalizedLSE",
@@ -340,7 +385,9 @@ void bind_dense(nb::module_& m) {
           return std::make_unique<normalized_lse_energy<T>>(lse_dot_energy<T>(mem, T(beta)));
         });
       },
-      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>());
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
+      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0; "
+      "a zero state is refused (x / ||x|| is undefined there).");
   def_energy(m, normalized);
 
   auto lsr = nb::class_<py_lsr>(
@@ -378,7 +425,8 @@ void bind_dense(nb::module_& m) {
         });
       },
       nb::arg("memory"), nb::arg("beta"), nb::arg("eps") = 1e-3, nb::arg("lse_beta") = 1.0,
-      nb::arg("weight") = 1.0, nb::keep_alive<1, 2>());
+      nb::arg("weight") = 1.0, nb::keep_alive<1, 2>(),
+      "LSR at (beta, eps > 0) plus weight times the LSE excess at lse_beta, over `memory`.");
   def_energy(m, hybrid);
   def_beta(hybrid);
   def_supports(hybrid);
@@ -400,8 +448,10 @@ void bind_dense(nb::module_& m) {
         made.rectified = rectified;
         new (self) py_power(std::move(made));
       },
-      nb::arg("memory"), nb::arg("n") = 2, nb::arg("rectified") = false, nb::keep_alive<1, 2>());
-  power.def_ro("n", &py_power::n, "the power n").def_ro("rectified", &py_power::rectified);
+      nb::arg("memory"), nb::arg("n") = 2, nb::arg("rectified") = false, nb::keep_alive<1, 2>(),
+      "The degree-n separation function over `memory` (kept alive); beta plays no part.");
+  power.def_ro("n", &py_power::n, "the power n")
+      .def_ro("rectified", &py_power::rectified, "whether <xi, x> passes through ReLU first");
   def_energy(m, power);
 
   m.def(
@@ -414,6 +464,7 @@ void bind_dense(nb::module_& m) {
           minima_census<T> census;
           {
             heavy_section section(b.lock);
+            busy_section busy(b.lock);
             census = enumerate_lsr_minima(e, o);
           }
           return census_of<T>(std::move(census), 0);

@@ -40,7 +40,7 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
   cls.def(
          "value",
          [](const Box& b, nb::handle x) {
-           return b.visit([&](const auto& e) -> nb::object {
+           return b.visit([&](const auto& e) -> any_array {
              using T = scalar_of<std::decay_t<decltype(e)>>;
              const auto v = batch_arg<T>(x, "x", e.dim());
              vector<T> out;
@@ -48,14 +48,14 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
                heavy_section section(b.lock);
                out = e.value(v.columns(), b.cached_workspace(e));
              }
-             return nb::cast(array_of<T>(std::move(out)));
+             return any_array(array_of<T>(std::move(out)));
            });
          },
          nb::arg("x"), "E(x) of each row of x (B, D): an array (B,).")
       .def(
           "gradient",
           [](const Box& b, nb::handle x) {
-            return b.visit([&](const auto& e) -> nb::object {
+            return b.visit([&](const auto& e) -> any_array {
               using T = scalar_of<std::decay_t<decltype(e)>>;
               const auto v = batch_arg<T>(x, "x", e.dim());
               matrix<T> g;
@@ -63,14 +63,14 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
                 heavy_section section(b.lock);
                 g = std::move(e.value_and_gradient(v.columns(), b.cached_workspace(e)).gradient);
               }
-              return nb::cast(rows_of<T>(std::move(g)));
+              return any_array(rows_of<T>(std::move(g)));
             });
           },
           nb::arg("x"), "grad E(x) of each row of x (B, D): an array (B, D).")
       .def(
           "value_and_gradient",
           [](const Box& b, nb::handle x) {
-            return b.visit([&](const auto& e) -> std::pair<nb::object, nb::object> {
+            return b.visit([&](const auto& e) -> std::pair<any_array, any_array> {
               using T = scalar_of<std::decay_t<decltype(e)>>;
               const auto v = batch_arg<T>(x, "x", e.dim());
               vector<T> value;
@@ -81,8 +81,8 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
                 value = std::move(r.value);
                 gradient = std::move(r.gradient);
               }
-              return {nb::cast(array_of<T>(std::move(value))),
-                      nb::cast(rows_of<T>(std::move(gradient)))};
+              return {any_array(array_of<T>(std::move(value))),
+                      any_array(rows_of<T>(std::move(gradient)))};
             });
           },
           nb::arg("x"), "(E(x), grad E(x)) of each row of x (B, D), in one pass.")
@@ -120,7 +120,7 @@ void def_energy(nb::module_& m, nb::class_<Box>& cls) {
         const py_retrieve_options o{clamp, progress, record_trace};
         return b.visit([&](const auto& e) {
           return run_retrieve(e, b.lock, queries, stepper, stop, o,
-                              progress.is_none() ? &b.cached_workspace(e) : nullptr);
+                              progress.is_none() ? &b.workspace : nullptr);
         });
       },
       nb::arg("energy"), nb::arg("queries"), nb::arg("stepper"), nb::arg("stop"), nb::kw_only(),

@@ -26,7 +26,7 @@ nb::object square_out(const matrix<double>& m) {
 /// A network and its lock: learn() changes it with the GIL released.
 struct py_response {
   response net;
-  shared_lock lock = std::make_shared<std::recursive_mutex>();
+  shared_lock lock = make_guard();
 };
 
 struct py_epoch {
@@ -163,11 +163,16 @@ void bind_learning(nb::module_& m) {
                      e.metrics.smallest_eigenvalue,
                      square_out(e.metrics.covariance)};
           const nb::object keep = on_epoch(p);
-          return keep.is_none() || PyObject_IsTrue(keep.ptr()) == 1;
+          if (keep.is_none()) return true;
+          const int truth = PyObject_IsTrue(keep.ptr());
+          if (truth < 0) throw nb::python_error();  // a value without a truth value
+          return truth == 1;
         };
         std::vector<learning_epoch<double>> history;
         {
           heavy_section section(self.lock);
+          refuse_if_busy(self.lock, "learn");
+          busy_section busy(self.lock);
           history = learn(self.net, xs, params, closed_form, report);
         }
         nb::list out;
@@ -199,8 +204,8 @@ void bind_learning(nb::module_& m) {
   nb::class_<py_spiked>(m, "SpikedProblem", "What spiked_matrix returns.")
       .def_ro("patterns", &py_spiked::patterns, "xi (P, N), one pattern per row")
       .def_ro("y", &py_spiked::y, "Y = xi^T xi / sqrt(N) + sqrt(Delta) Z (N, N)")
-      .def_ro("delta", &py_spiked::delta)
-      .def_ro("rho", &py_spiked::rho);
+      .def_ro("delta", &py_spiked::delta, "Delta, the noise variance")
+      .def_ro("rho", &py_spiked::rho, "the prior's density");
   m.def(
       "spiked_matrix",
       [](index n, double alpha, double delta, double rho, std::uint64_t seed) {
@@ -213,15 +218,16 @@ void bind_learning(nb::module_& m) {
       "and their noisy Hebbian matrix.");
 
   nb::class_<decimation_step>(m, "DecimationStep", "What one decimation step found.")
-      .def_ro("step", &decimation_step::step)
-      .def_ro("energy", &decimation_step::energy)
-      .def_ro("level", &decimation_step::level)
-      .def_ro("attempts", &decimation_step::attempts)
-      .def_ro("spread", &decimation_step::spread)
-      .def_ro("accepted", &decimation_step::accepted);
+      .def_ro("step", &decimation_step::step, "R + 1, 1-based")
+      .def_ro("energy", &decimation_step::energy, "E(eta | Y_R) of the kept attempt")
+      .def_ro("level", &decimation_step::level, "the true-pattern level E_true at this step")
+      .def_ro("attempts", &decimation_step::attempts, "annealing attempts made")
+      .def_ro("spread", &decimation_step::spread, "sigma, the level's standard deviation")
+      .def_ro("accepted", &decimation_step::accepted,
+              "the kept attempt reached level + tolerance sigma");
   nb::class_<py_decimation>(m, "DecimationResult", "What decimate returns.")
       .def_ro("patterns", &py_decimation::patterns, "the patterns found (count, N), in order")
-      .def_ro("steps", &py_decimation::steps);
+      .def_ro("steps", &py_decimation::steps, "a DecimationStep per pattern found");
   m.def(
       "decimate",
       [](nb::handle y, index count, double delta, double rho, double cooling, index sweeps,

@@ -15,4 +15,5 @@ NB_MODULE(_engram, m) {
   py::bind_random(m);
   py::bind_io(m);
   py::bind_learning(m);
+  py::bind_spins(m);
 }

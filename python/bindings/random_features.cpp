@@ -37,7 +37,7 @@ struct per_map {
 struct py_features : per_map<features_of> {};
 
 struct py_distributed_memory : per_map<memory_of> {
-  shared_lock lock = std::make_shared<std::recursive_mutex>();
+  shared_lock lock = make_guard();
 };
 
 struct py_drdam : energy_box<drdam_of<cos_features, float>, drdam_of<sincos_features, float>,
@@ -100,6 +100,10 @@ void bind_random_features(nb::module_& m) {
       .def_static(
           "from_omega",
           [](nb::handle omega, double beta, nb::handle bias, const std::string& map) {
+            if (!bias.is_none() && map != "cos")
+              throw nb::value_error(("bias is given for the " + map +
+                                     " map, which has no phases; only the cos map uses them")
+                                        .c_str());
             const bool dbl = wants_double(omega, "omega", nb::none());
             auto made = with_map(map, [&]<class M>(M*) {
               auto build = [&]<class T>(T*) -> decltype(py_features::held) {
@@ -252,6 +256,8 @@ void bind_random_features(nb::module_& m) {
               const auto v = batch_arg<T>(patterns, "patterns", memory.dim());
               const progress_callback report = progress_of(progress);
               heavy_section section(self.lock);
+              refuse_if_busy(self.lock, "DistributedMemory.add");
+              busy_section busy(self.lock);
               memory.add(v.columns(), report);
             });
           },
@@ -264,6 +270,7 @@ void bind_random_features(nb::module_& m) {
               using T = scalar_of<std::decay_t<decltype(memory)>>;
               const auto v = batch_arg<T>(patterns, "patterns", memory.dim());
               heavy_section section(self.lock);
+              refuse_if_busy(self.lock, "DistributedMemory.remove");
               memory.remove(v.columns());
             });
           },
@@ -347,6 +354,11 @@ void bind_random_features(nb::module_& m) {
                   ("'" + path + "' holds a dense memory; use DenseMemory.load").c_str());
             const bool dbl = dtype.is_none() ? header.scalar_bytes == 8
                                              : wants_double(nb::none(), "dtype", dtype);
+            if (header.scalar_bytes == 8 && !dbl)
+              throw nb::type_error(("'" + path +
+                                    "' holds float64 numbers; loading them as float32 would "
+                                    "round them (omit dtype to load float64)")
+                                       .c_str());
             py_distributed_memory out;
             with_map(header.feature_map, [&]<class M>(M*) {
               nb::gil_scoped_release release;
@@ -389,7 +401,9 @@ void bind_random_features(nb::module_& m) {
         self->energy = std::move(held);
         self->lock = memory.lock;
       },
-      nb::arg("memory"), nb::arg("eps") = 1e-5, nb::keep_alive<1, 2>());
+      nb::arg("memory"), nb::arg("eps") = 1e-5, nb::keep_alive<1, 2>(),
+      "The energy over the distributed `memory` (kept alive, changes seen); eps > 0 clips "
+      "<T, phi(x)> from below.");
   def_energy(m, drdam);
   drdam
       .def_prop_ro(

@@ -45,6 +45,18 @@ def normalized_lse(P, X, beta):
     return -logsumexp(s, 1) / beta + 0.5, -tangent / n
 
 
+def linear_gaussian(P, X, beta):
+    """E = -(1/beta) sum_mu exp(-beta/2 ||x - xi_mu||^2), grad = sum_mu w_mu (x - xi_mu)."""
+    w = np.exp(-0.5 * beta * sq_dist(P, X))  # (B, K)
+    return -w.sum(1) / beta, w.sum(1)[:, None] * X - w @ P
+
+
+def linear_exp_dot(P, X, beta):
+    """E = -(1/beta) sum_mu exp(beta <xi_mu, x>) + ||x||^2 / 2, grad = x - sum_mu w_mu xi_mu."""
+    w = np.exp(beta * X @ P.T)
+    return -w.sum(1) / beta + 0.5 * (X * X).sum(1), X - w @ P
+
+
 def lsr(P, X, beta, eps):
     """E = -(1/beta) log(eps + sum_mu ReLU(1 - beta/2 ||x - xi_mu||^2)),
     grad = sum_{mu in support} (x - xi_mu) / (eps + S)."""

@@ -240,5 +240,5 @@ def test_philox_streams_are_counter_based():
 def test_philox_refuses_shapes_beyond_memory():
     with pytest.raises(ValueError, match="2\\^40"):
         engram.Philox(1).uniform((2**32, 2**32), stream=0)
-    with pytest.raises(ValueError, match="2\\^40"):
+    with pytest.raises(ValueError, match="9223372036854775808"):
         engram.Philox(1).normal((2**63, 4), stream=0)

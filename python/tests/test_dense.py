@@ -27,6 +27,16 @@ CASES = [
     ("LSE", lambda m: engram.LSE(m, beta=3.0), lambda P, X: ref.lse(P, X, 3.0)),
     ("LSEDot", lambda m: engram.LSEDot(m, beta=2.0), lambda P, X: ref.lse_dot(P, X, 2.0)),
     (
+        "LinearGaussian",
+        lambda m: engram.LinearGaussian(m, beta=3.0),
+        lambda P, X: ref.linear_gaussian(P, X, 3.0),
+    ),
+    (
+        "LinearExpDot",
+        lambda m: engram.LinearExpDot(m, beta=0.5),
+        lambda P, X: ref.linear_exp_dot(P, X, 0.5),
+    ),
+    (
         "NormalizedLSE",
         lambda m: engram.NormalizedLSE(m, beta=4.0),
         lambda P, X: ref.normalized_lse(P, X, 4.0),

@@ -228,9 +228,10 @@ def test_a_memory_changed_from_a_callback_is_reported(data):
     def grow(p):
         memory.add(P[:1])
 
-    with pytest.raises(RuntimeError, match="changed"):
+    with pytest.raises(RuntimeError, match="DenseMemory.add would change the memory"):
         engram.retrieve(energy, X, engram.GradientDescent(0.1), engram.stop.after(5),
                         progress=grow)
+    assert len(memory) == 30  # refused before anything changed
 
 
 def test_float32_retrieval_returns_float32(data):
