@@ -186,6 +186,28 @@ void def_descent_minima(nb::module_& m) {
       "and a minimum that close to a stored pattern is that pattern ([LSR]'s census of LSE).");
 }
 
+template <class T>
+using lse_of = lse_energy<T>;
+template <class T>
+using lse_dot_of = lse_dot_energy<T>;
+
+/// A class for an energy made from (memory, beta), with every energy's methods and `beta`.
+template <class Box, template <class> class Energy>
+void def_beta_energy(nb::module_& m, const char* name, const char* doc) {
+  auto cls = nb::class_<Box>(m, name, doc);
+  cls.def(
+      "__init__",
+      [](Box* self, const py_dense_memory& memory, double beta) {
+        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
+          return std::make_unique<Energy<T>>(mem, T(beta));
+        });
+      },
+      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
+      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
+  def_energy(m, cls);
+  def_beta(cls);
+}
+
 }  // namespace
 
 void bind_dense(nb::module_& m) {
@@ -311,68 +333,22 @@ void bind_dense(nb::module_& m) {
 #endif
       ;
 
-  auto lse = nb::class_<py_lse>(m, "LSE",
-                                "E(x) = -(1/beta) log sum_mu exp(-beta/2 ||x - xi_mu||^2): the "
-                                "log-sum-exp energy; grad E = x - sum_mu p_mu xi_mu.");
-  lse.def(
-      "__init__",
-      [](py_lse* self, const py_dense_memory& memory, double beta) {
-        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
-          return std::make_unique<lse_energy<T>>(mem, T(beta));
-        });
-      },
-      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
-      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
-  def_energy(m, lse);
-  def_beta(lse);
-
-  auto lse_dot = nb::class_<py_lse_dot>(
+  def_beta_energy<py_lse, lse_of>(
+      m, "LSE",
+      "E(x) = -(1/beta) log sum_mu exp(-beta/2 ||x - xi_mu||^2): the log-sum-exp energy; "
+      "grad E = x - sum_mu p_mu xi_mu.");
+  def_beta_energy<py_lse_dot, lse_dot_of>(
       m, "LSEDot",
       "E(x) = -(1/beta) log sum_mu exp(beta <xi_mu, x>) + ||x||^2 / 2: the dot-product "
       "log-sum-exp energy; grad E = x - sum_mu p_mu xi_mu.");
-  lse_dot.def(
-      "__init__",
-      [](py_lse_dot* self, const py_dense_memory& memory, double beta) {
-        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
-          return std::make_unique<lse_dot_energy<T>>(mem, T(beta));
-        });
-      },
-      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
-      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
-  def_energy(m, lse_dot);
-  def_beta(lse_dot);
-
-  auto linear_gaussian = nb::class_<py_linear_gaussian>(
+  def_beta_energy<py_linear_gaussian, linear_gaussian_energy>(
       m, "LinearGaussian",
       "E(x) = -(1/beta) sum_mu exp(-beta/2 ||x - xi_mu||^2): the Gaussian kernel with the "
       "linear scaling; grad E = sum_mu w_mu (x - xi_mu), w_mu = exp(-beta/2 ||x - xi_mu||^2).");
-  linear_gaussian.def(
-      "__init__",
-      [](py_linear_gaussian* self, const py_dense_memory& memory, double beta) {
-        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
-          return std::make_unique<linear_gaussian_energy<T>>(mem, T(beta));
-        });
-      },
-      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
-      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
-  def_energy(m, linear_gaussian);
-  def_beta(linear_gaussian);
-
-  auto linear_exp_dot = nb::class_<py_linear_exp_dot>(
+  def_beta_energy<py_linear_exp_dot, linear_exp_dot_energy>(
       m, "LinearExpDot",
       "E(x) = -(1/beta) sum_mu exp(beta <xi_mu, x>) + ||x||^2 / 2: the dot kernel with the "
       "linear scaling; where exp(beta <xi, x>) overflows the dtype, FloatingPointError.");
-  linear_exp_dot.def(
-      "__init__",
-      [](py_linear_exp_dot* self, const py_dense_memory& memory, double beta) {
-        construct(self, memory, [&]<class T>(const dense_memory<T>& mem) {
-          return std::make_unique<linear_exp_dot_energy<T>>(mem, T(beta));
-        });
-      },
-      nb::arg("memory"), nb::arg("beta"), nb::keep_alive<1, 2>(),
-      "The energy over `memory` (kept alive, changes seen) at inverse temperature beta > 0.");
-  def_energy(m, linear_exp_dot);
-  def_beta(linear_exp_dot);
 
   auto normalized = nb::class_<py_normalized_lse>(
       m, "NormalizedLSE",
