@@ -80,11 +80,15 @@ void bind_random_features(nb::module_& m) {
              nb::handle dtype) {
             const bool dbl = dtype.is_none() ? false : wants_double(nb::none(), "dtype", dtype);
             const feature_options options{.orthogonal = orthogonal, .storage = storage_of(storage)};
-            decltype(py_features::held) held = with_map(map, [&]<class M>(M*) {
-              return dbl ? decltype(py_features::held)(std::make_unique<features_of<M, double>>(
-                               dim, count, beta, seed, options))
-                         : decltype(py_features::held)(std::make_unique<features_of<M, float>>(
-                               dim, count, float(beta), seed, options));
+            decltype(py_features::held) held;
+            with_map(map, [&]<class M>(M*) {
+              // Drawing a stored omega (Y x D normals) takes a while for large maps.
+              nb::gil_scoped_release release;
+              if (dbl)
+                held = std::make_unique<features_of<M, double>>(dim, count, beta, seed, options);
+              else
+                held =
+                    std::make_unique<features_of<M, float>>(dim, count, float(beta), seed, options);
             });
             new (self) py_features();
             self->held = std::move(held);
