@@ -117,7 +117,6 @@ batch_view<T> batch_arg(nb::handle object, const char* name, index dim) {
   v.data = a.data();
   v.batch = index(a.shape(0));
   v.dim = index(a.shape(1));
-  v.copied = !owner.is(object);
   if (dim >= 0 && v.dim != dim) {
     std::ostringstream s;
     s << name << " has shape (" << v.batch << ", " << v.dim << "): " << v.dim
@@ -135,7 +134,6 @@ batch_view<T> vector_arg(nb::handle object, const char* name, index size) {
   v.data = a.data();
   v.batch = 1;
   v.dim = index(a.shape(0));
-  v.copied = !owner.is(object);
   if (size >= 0 && v.dim != size) {
     std::ostringstream s;
     s << name << " has " << v.dim << " entries; " << size << " are required";

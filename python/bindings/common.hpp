@@ -82,7 +82,6 @@ struct batch_view {
   nb::object owner;  ///< the array read: the caller's, or the copy made of it
   const T* data = nullptr;
   index batch = 0, dim = 0;
-  bool copied = false;
 
   Eigen::Map<const matrix<T>> columns() const { return {data, dim, batch}; }
 };
@@ -170,10 +169,11 @@ void refuse_if_busy(const shared_lock& lock, const char* what);
 /// the call), so that copying the callback where the GIL is released touches no reference count.
 struct python_callable {
   nb::handle callable;
+  /// Calls it with the GIL held; its result is dropped while the GIL is still held.
   template <class... A>
-  nb::object operator()(A&&... a) const {
+  void operator()(A&&... a) const {
     nb::gil_scoped_acquire gil;
-    return callable(std::forward<A>(a)...);
+    callable(std::forward<A>(a)...);
   }
 };
 
