@@ -161,7 +161,8 @@ void bind_random(nb::module_& m) {
                             "engram's counter-based random numbers (Philox 4x32, Random123): "
                             "entry k of stream s of a seed is the same number in every program "
                             "and on every machine, so Python reproduces a C++ run's draws.")
-      .def(nb::init<std::uint64_t>(), nb::arg("seed"))
+      .def(nb::init<std::uint64_t>(), nb::arg("seed"),
+           "The streams of `seed` (the seed of a C++ philox_source).")
       .def(
           "uniform",
           [](const philox_source& rng, nb::handle shape, std::uint64_t stream, double lo, double hi,

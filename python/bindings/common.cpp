@@ -407,7 +407,7 @@ void bind_common(nb::module_& m) {
       .def(
           "__init__",
           [](py_gradient_descent* p, double step) { new (p) py_gradient_descent{step}; },
-          nb::arg("step") = 0.1)
+          nb::arg("step") = 0.1, "Gradient descent with step size `step` > 0.")
       .def_rw("step", &py_gradient_descent::step, "eta, the step size")
       .def("__repr__", [](const py_gradient_descent& p) {
         return "GradientDescent(step=" + std::to_string(p.step) + ")";
@@ -419,12 +419,14 @@ void bind_common(nb::module_& m) {
           [](py_momentum* p, double step, double coefficient) {
             new (p) py_momentum{step, coefficient};
           },
-          nb::arg("step") = 0.1, nb::arg("coefficient") = 0.9)
+          nb::arg("step") = 0.1, nb::arg("coefficient") = 0.9,
+          "Heavy-ball descent with step h > 0 and momentum coefficient mu in [0, 1).")
       .def_rw("step", &py_momentum::step, "h, the step size")
       .def_rw("coefficient", &py_momentum::coefficient, "mu in [0, 1)");
   nb::class_<py_rk4>(m, "RK4", "Classic fourth-order Runge-Kutta on the gradient flow.")
       .def(
-          "__init__", [](py_rk4* p, double step) { new (p) py_rk4{step}; }, nb::arg("step") = 0.1)
+          "__init__", [](py_rk4* p, double step) { new (p) py_rk4{step}; }, nb::arg("step") = 0.1,
+          "Runge-Kutta 4 with step h > 0.")
       .def_rw("step", &py_rk4::step, "h, the step size");
   nb::class_<py_dormand_prince>(m, "DormandPrince",
                                 "Adaptive Dormand-Prince 5(4), one step size per sample; a "
@@ -438,7 +440,9 @@ void bind_common(nb::module_& m) {
           },
           nb::arg("initial_step") = 0.01, nb::arg("abs_tolerance") = 1e-6,
           nb::arg("rel_tolerance") = 1e-6, nb::arg("max_step") = 1e3, nb::arg("min_step") = 1e-12,
-          nb::arg("max_attempts") = 64)
+          nb::arg("max_attempts") = 64,
+          "Adaptive steps from initial_step, kept within abs_tolerance + rel_tolerance |x| "
+          "per step, between min_step and max_step.")
       .def_rw("initial_step", &py_dormand_prince::initial_step, "h_0 of every sample")
       .def_rw("abs_tolerance", &py_dormand_prince::abs_tolerance, "atol")
       .def_rw("rel_tolerance", &py_dormand_prince::rel_tolerance, "rtol")
@@ -456,7 +460,9 @@ void bind_common(nb::module_& m) {
           [](py_centroid_iteration* p, double outside_step) {
             new (p) py_centroid_iteration{outside_step};
           },
-          nb::arg("outside_step") = 0.0)
+          nb::arg("outside_step") = 0.0,
+          "The centroid map; states outside every support take a gradient step of "
+          "outside_step (0: they stay put).")
       .def_rw("outside_step", &py_centroid_iteration::outside_step,
               "the gradient step of a state outside every support (0: it stays put)");
 

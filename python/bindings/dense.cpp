@@ -254,10 +254,12 @@ void bind_dense(nb::module_& m) {
           nb::arg("indices"),
           "Removes the patterns at these indices (any order, no duplicates); later patterns move "
           "down.")
-      .def("__len__",
-           [](const py_dense_memory& self) {
-             return self.visit([](const auto& mem) { return mem.size(); });
-           })
+      .def(
+          "__len__",
+          [](const py_dense_memory& self) {
+            return self.visit([](const auto& mem) { return mem.size(); });
+          },
+          "K, the number of patterns")
       .def_prop_ro(
           "size",
           [](const py_dense_memory& self) {

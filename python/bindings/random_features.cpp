@@ -281,10 +281,12 @@ void bind_random_features(nb::module_& m) {
           nb::arg("patterns"),
           "T -= sum of phi over the rows of patterns: the memory cannot tell whether they were "
           "ever added; it refuses only to hold fewer than zero patterns.")
-      .def("__len__",
-           [](const py_distributed_memory& s) {
-             return s.visit([](const auto& p) { return p.size(); });
-           })
+      .def(
+          "__len__",
+          [](const py_distributed_memory& s) {
+            return s.visit([](const auto& p) { return p.size(); });
+          },
+          "patterns stored (added minus removed)")
       .def_prop_ro(
           "size",
           [](const py_distributed_memory& s) {

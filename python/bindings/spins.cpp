@@ -128,7 +128,7 @@ void bind_spins(nb::module_& m) {
 
   nb::class_<py_synchronous_sign>(m, "SynchronousSign",
                                   "Every spin to sign(h) at once; may fall into 2-cycles.")
-      .def(nb::init<>());
+      .def(nb::init<>(), "The synchronous sign update (no parameters).");
   nb::class_<py_asynchronous_sign>(
       m, "AsynchronousSign",
       "Spins in a random order (Philox, keyed by seed), each to its best response; the energy "
@@ -136,7 +136,7 @@ void bind_spins(nb::module_& m) {
       .def(
           "__init__",
           [](py_asynchronous_sign* p, std::uint64_t seed) { new (p) py_asynchronous_sign{seed}; },
-          nb::arg("seed") = 0)
+          nb::arg("seed") = 0, "The asynchronous update; seed keys the sweeps' orders.")
       .def_rw("seed", &py_asynchronous_sign::seed, "keys the orders of the sweeps");
   nb::class_<py_glauber>(m, "Glauber",
                          "Heat-bath updates in a random order at beta_k = beta + cooling k in "
@@ -146,7 +146,8 @@ void bind_spins(nb::module_& m) {
           [](py_glauber* p, double beta, double cooling, std::uint64_t seed) {
             new (p) py_glauber{beta, cooling, seed};
           },
-          nb::arg("beta") = 1.0, nb::arg("cooling") = 0.0, nb::arg("seed") = 0)
+          nb::arg("beta") = 1.0, nb::arg("cooling") = 0.0, nb::arg("seed") = 0,
+          "Heat-bath sweeps from inverse temperature beta >= 0, raised by cooling >= 0 a sweep.")
       .def_rw("beta", &py_glauber::beta, "inverse temperature of the first sweep")
       .def_rw("cooling", &py_glauber::cooling, "C of beta_k = beta + C k")
       .def_rw("seed", &py_glauber::seed, "keys the orders and the heat-bath draws");
